@@ -1,0 +1,172 @@
+"""Every hook a hayakoe plugin can implement: the whole plugin surface in one module.
+
+A plugin is a module registered in the ``hayakoe`` entry-point group, e.g. in its pyproject.toml::
+
+    [project.entry-points.hayakoe]
+    zip = "hayakoe_dest_zip.plugin"
+
+It implements hooks with ``@hayakoe_core.hookspecs.hookimpl``. There are two kinds of plugin:
+
+* **Destinations** declare themselves with :func:`hayakoe_destination` and own URL schemes. They
+  implement :func:`hayakoe_parse_url` plus any of the storage hooks (upload, fetch, list,
+  read_readme, delete). A plugin that implements only some is fine: callers ask the registry which
+  hooks a plugin has (a fetch-only destination loads speakers but cannot be published to).
+* **Backends** declare themselves with :func:`hayakoe_backend` and own one top-level folder of the
+  repo layout (``onnx/`` or ``pytorch/``). They implement :func:`hayakoe_prepare_files` and
+  :func:`hayakoe_load_runtime`.
+
+Apart from the declarations and :func:`hayakoe_parse_url`, which every plugin is asked, the
+registry calls a hook **only on the plugin that owns the target or backend** (the one whose
+``Target.plugin`` or ``BackendInfo.name`` matches), so implementations never check ownership.
+
+Remote paths: every ``prefix``, ``name`` or remote file path a hook receives has already been
+checked by core (no ``..``, no absolute part, no backslash). Paths a plugin reads back *from* a
+store (listings) must be checked by the plugin with :func:`hayakoe_core.paths.safe_relpath`
+before anything is written locally.
+
+Errors a user can cause (bad credentials, missing bucket or repo, no permission) are raised as
+:class:`hayakoe_core.errors.HayakoeError` subclasses with a one-line message that names the
+variable or setting to fix and never contains a secret.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    from hayakoe_core.progress import Progress
+    from hayakoe_core.synthesis import SpeakerModel
+    from hayakoe_core.types import BackendInfo, DestinationInfo, Target
+
+PROJECT = "hayakoe"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+# --- declarations -------------------------------------------------------------------------------
+
+
+@hookspec
+def hayakoe_destination() -> DestinationInfo:
+    """Declare a destination plugin: its name, the URL schemes it owns and its extra.
+
+    Called once per plugin when the registry loads. Two plugins claiming one scheme are both
+    refused for that scheme, with a message naming both (disable one with ``HAYAKOE_DISABLE_PLUGINS``).
+
+    Example::
+
+        @hookimpl
+        def hayakoe_destination():
+            return DestinationInfo(name="zip", schemes=("zip",), description="a zip archive")
+    """
+
+
+@hookspec
+def hayakoe_backend() -> BackendInfo:
+    """Declare a backend plugin: its name, the repo folder it owns, the devices it runs on.
+
+    Called once per plugin when the registry loads. Two plugins claiming one backend name are both
+    refused, with a message naming both.
+
+    Example::
+
+        @hookimpl
+        def hayakoe_backend():
+            return BackendInfo(name="onnx", repo_folder="onnx", devices=("cpu",), extra="cpu")
+    """
+
+
+# --- destinations -------------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def hayakoe_parse_url(url: str) -> Target | None:
+    """Return a :class:`~hayakoe_core.types.Target` if this plugin owns ``url``, else ``None``.
+
+    Asked of every destination plugin in turn; the first that answers owns the URL. Return
+    ``None`` for URLs of other schemes; raise :class:`~hayakoe_core.errors.UrlError` for a URL of
+    your scheme that is malformed (say what the right form is). Must not touch the network.
+    """
+
+
+@hookspec(firstresult=True)
+def hayakoe_upload(target: Target, local_dir: Path, prefix: str, progress: Progress) -> None:
+    """Send the staged tree ``local_dir`` (laid out like a repo) to ``<target>/<prefix>/``.
+
+    ``prefix`` is relative to ``target.prefix`` (join with :meth:`Target.join`; usually empty).
+    Every file under ``local_dir`` is written to the same relative path. Each speaker folder in
+    the tree (``<repo folder>/speakers/<name>/``, see
+    :func:`hayakoe_core.layout.speaker_dirs`) **replaces** the remote folder of that name
+    entirely: remote files missing from the staged folder are removed. Everything else at the
+    destination (other speakers, files not in the tree) is left alone.
+
+    Readers must never see a half-written speaker where the store allows it (local: the staged
+    folder is swapped in by renames; HF: one commit for the whole upload); where it does not
+    (S3), each speaker's ``manifest.json`` is written after its other files and stale files are
+    removed last, so a reader that trusts the manifest never sees a mix. Speaker folders are
+    sent before loose files such as ``README.md``. Report bytes sent on ``progress``. On failure,
+    raise; previous content stays intact where the store allows it.
+    """
+
+
+@hookspec(firstresult=True)
+def hayakoe_fetch(target: Target, prefix: str, cache_dir: Path, progress: Progress) -> Path:
+    """Make the files under ``<target>/<prefix>/`` available locally and return that folder.
+
+    ``cache_dir`` is a folder reserved for this target by the caller (it may hold an earlier
+    fetch); a plugin that reads files in place (local folders) returns their folder and ignores
+    it. Downloads are atomic per file (temporary name, then rename) and files already present
+    and unchanged are not downloaded again. Raise :class:`~hayakoe_core.errors.NotFoundError` if
+    nothing exists under the prefix.
+    """
+
+
+@hookspec(firstresult=True)
+def hayakoe_list_speakers(target: Target) -> dict[str, list[str]]:
+    """Speakers present at the target, by repo folder: ``{"onnx": ["a", "b"], "pytorch": ["a"]}``.
+
+    A speaker is a folder ``<repo folder>/speakers/<name>/`` holding at least one file. Names are
+    sorted. An empty or missing destination returns ``{}``.
+    """
+
+
+@hookspec(firstresult=True)
+def hayakoe_read_readme(target: Target) -> str | None:
+    """The text of ``<target>/README.md``, or ``None`` if there is none."""
+
+
+@hookspec(firstresult=True)
+def hayakoe_delete_speaker(target: Target, repo_folder: str, name: str) -> bool:
+    """Remove ``<target>/<repo_folder>/speakers/<name>/`` and nothing else.
+
+    Returns ``True`` if something was removed, ``False`` if the speaker was not there.
+    """
+
+
+# --- backends -----------------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def hayakoe_prepare_files(
+    speaker_source: Path, checkpoint: Path, out_dir: Path, progress: Progress
+) -> list[Path]:
+    """Write this backend's file set for one speaker into the empty folder ``out_dir``.
+
+    ``speaker_source`` holds config.json and style_vectors.npy; ``checkpoint`` is the chosen
+    ``*.safetensors``. The torch backend copies the checkpoint; the ONNX backend exports
+    synthesizer.onnx and duration_predictor.onnx (or reuses a cached export of the same checkpoint
+    and exporter version). Returns the files written.
+    """
+
+
+@hookspec(firstresult=True)
+def hayakoe_load_runtime(speaker_dir: Path, device: str) -> SpeakerModel:
+    """Load the speaker in ``speaker_dir`` (this backend's file set) for synthesis on ``device``.
+
+    Raise :class:`~hayakoe_core.errors.ConfigError` naming the file when the set is incomplete
+    or inconsistent, and :class:`~hayakoe_core.errors.HayakoeError` when ``device`` is not
+    available (e.g. ``cuda`` without CUDA).
+    """

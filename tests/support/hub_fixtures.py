@@ -1,0 +1,1 @@
+"""pytest fixtures for the Hub test server (see tests/support/hubserver.py)."""

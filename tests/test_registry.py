@@ -1,0 +1,211 @@
+"""The registry: tolerant loading, conflicts, disabling, validation, routing to owners."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from hayakoe_core.errors import PluginError
+from hayakoe_core.hookspecs import hookimpl
+from hayakoe_core.registry import Registry, get_registry
+from hayakoe_core.types import BackendInfo, DestinationInfo, Target
+
+
+def fake_distribution(site: Path, name: str, entry_points: dict[str, str], modules: dict[str, str]):
+    """Install a distribution by writing its dist-info and modules into ``site``."""
+    info = site / f"{name.replace('-', '_')}-1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
+    lines = "\n".join(f"{k} = {v}" for k, v in entry_points.items())
+    (info / "entry_points.txt").write_text(f"[hayakoe]\n{lines}\n")
+    for module, source in modules.items():
+        (site / f"{module}.py").write_text(textwrap.dedent(source))
+
+
+MEMO_PLUGIN = """
+    from hayakoe_core.hookspecs import hookimpl
+    from hayakoe_core.types import DestinationInfo, Target
+
+    @hookimpl
+    def hayakoe_destination():
+        return DestinationInfo(name="memo", schemes=("memo",))
+
+    @hookimpl
+    def hayakoe_parse_url(url):
+        if url.startswith("memo://"):
+            return Target(plugin="memo", scheme="memo", url=url, location=url[7:])
+"""
+
+
+@pytest.fixture
+def site(tmp_path, monkeypatch) -> Path:
+    site = tmp_path / "site"
+    site.mkdir()
+    monkeypatch.syspath_prepend(str(site))
+    return site
+
+
+def loaded() -> Registry:
+    registry = Registry()
+    registry.load_entry_points()
+    return registry
+
+
+def test_broken_plugin_is_reported_and_others_work(site):
+    fake_distribution(site, "hayakoe-broken", {"broken": "hayakoe_broken_mod"},
+                      {"hayakoe_broken_mod": "raise RuntimeError('boom at import')"})
+    registry = loaded()
+    broken = [r for r in registry.records if r.name == "broken"]
+    assert broken and "boom at import" in broken[0].error
+    assert broken[0].distribution == "hayakoe-broken"
+    assert registry.parse_url("s3://bucket").plugin == "s3"
+
+
+def test_third_party_entry_point_plugin_is_used(site):
+    fake_distribution(site, "hayakoe-memo", {"memo": "hayakoe_memo_mod"},
+                      {"hayakoe_memo_mod": MEMO_PLUGIN})
+    registry = loaded()
+    assert "memo" in registry.schemes()
+    assert registry.parse_url("memo://x").plugin == "memo"
+
+
+def test_two_plugins_claiming_a_scheme_are_refused_naming_both(site):
+    clone = MEMO_PLUGIN.replace('name="memo"', 'name="memo2"')
+    fake_distribution(site, "hayakoe-memo", {"memo": "hayakoe_memo_mod"},
+                      {"hayakoe_memo_mod": MEMO_PLUGIN})
+    fake_distribution(site, "hayakoe-memo2", {"memo2": "hayakoe_memo2_mod"},
+                      {"hayakoe_memo2_mod": clone})
+    registry = loaded()
+    with pytest.raises(PluginError, match="'memo' and 'memo2'"):
+        registry.parse_url("memo://x")
+    assert any("memo://" in c for c in registry.conflicts)
+    assert "memo" not in registry.schemes()
+    assert registry.parse_url("s3://bucket").plugin == "s3"
+
+
+def test_disable_env_lets_a_replacement_take_a_scheme(site, monkeypatch):
+    replacement = MEMO_PLUGIN.replace('"memo"', '"file"').replace('("memo",)', '("file",)')
+    replacement = replacement.replace('url.startswith("memo://")', 'url.startswith("/")')
+    fake_distribution(site, "my-local", {"mylocal": "my_local_mod"}, {"my_local_mod": replacement})
+    assert any("file://" in c for c in loaded().conflicts)
+    monkeypatch.setenv("HAYAKOE_DISABLE_PLUGINS", "local")
+    registry = loaded()
+    assert registry.conflicts == []
+    assert registry.parse_url("/srv/x").plugin == "file"
+    assert "local" not in {r.name for r in registry.records}
+
+
+class _Backend:
+    def __init__(self, name: str):
+        self.name = name
+
+    @hookimpl
+    def hayakoe_backend(self):
+        return BackendInfo(name="onnx", repo_folder="onnx", devices=("cpu",))
+
+    @hookimpl
+    def hayakoe_load_runtime(self, speaker_dir, device):
+        return (self.name, speaker_dir, device)
+
+
+def test_backend_conflict_and_routing():
+    registry = Registry()
+    registry.register(_Backend("first"), name="first")
+    assert registry.load_runtime("onnx", Path("/x"), "cpu") == ("first", Path("/x"), "cpu")
+    registry.register(_Backend("second"), name="second")
+    with pytest.raises(PluginError, match="'first' and 'second'"):
+        registry.load_runtime("onnx", Path("/x"))
+
+
+def test_missing_backend_names_the_extra():
+    registry = Registry()
+    with pytest.raises(PluginError, match=r"pip install 'hayakoe\[cpu\]'"):
+        registry.backend("onnx")
+    with pytest.raises(PluginError, match=r"pip install 'hayakoe\[gpu\]'"):
+        registry.load_runtime("torch", Path("/x"))
+    with pytest.raises(PluginError, match="unknown backend 'tpu'"):
+        registry.backend("tpu")
+
+
+class _Misspelt:
+    @hookimpl
+    def hayakoe_destination(self):
+        return DestinationInfo(name="typo", schemes=("typo",))
+
+    @hookimpl
+    def hayakoe_parse_ulr(self, url):
+        return None
+
+
+class _BadDeclaration:
+    @hookimpl
+    def hayakoe_destination(self):
+        return {"name": "dict", "schemes": ["dict"]}
+
+
+class _BothKinds:
+    @hookimpl
+    def hayakoe_destination(self):
+        return DestinationInfo(name="x", schemes=("x",))
+
+    @hookimpl
+    def hayakoe_backend(self):
+        return BackendInfo(name="x", repo_folder="x", devices=("cpu",))
+
+
+@pytest.mark.parametrize(
+    ("plugin", "fragment"),
+    [(_Misspelt(), "hayakoe_parse_ulr"), (_BadDeclaration(), "DestinationInfo"),
+     (_BothKinds(), "exactly one")],
+)
+def test_invalid_plugins_are_recorded_not_registered(plugin, fragment):
+    registry = Registry()
+    record = registry.register(plugin, name="bad")
+    assert fragment in record.error
+    assert not registry.pm.get_plugins()
+    assert registry.schemes() == []
+
+
+def test_calls_reach_only_the_owner_and_unsupported_hooks_are_clear():
+    registry = get_registry()
+    target = registry.parse_url("s3://bucket")
+    other = Target(plugin="local", scheme="file", url="file:///nowhere", location="/nowhere")
+    assert registry.call(other, "hayakoe_list_speakers") == {}
+    registry2 = Registry()
+
+    class FetchOnly:
+        @hookimpl
+        def hayakoe_destination(self):
+            return DestinationInfo(name="ro", schemes=("ro",))
+
+        @hookimpl
+        def hayakoe_parse_url(self, url):
+            return Target(plugin="ro", scheme="ro", url=url, location="") if url == "ro://" else None
+
+    registry2.register(FetchOnly(), name="ro")
+    ro = registry2.parse_url("ro://")
+    assert not registry2.has(ro, "hayakoe_upload")
+    with pytest.raises(PluginError, match="does not support upload"):
+        registry2.call(ro, "hayakoe_upload", local_dir=Path("."), prefix="", progress=None)
+    assert target.plugin == "s3"
+
+
+def test_cli_lists_broken_plugin_and_keeps_working(site):
+    fake_distribution(site, "hayakoe-broken", {"broken": "hayakoe_broken_mod"},
+                      {"hayakoe_broken_mod": "import does_not_exist_anywhere"})
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), *sys.path])}
+    out = subprocess.run([sys.executable, "-m", "hayakoe", "plugins", "--json"],
+                         capture_output=True, text=True, env=env, check=True).stdout
+    records = {r["name"]: r for r in json.loads(out)["plugins"]}
+    assert "does_not_exist_anywhere" in records["broken"]["error"]
+    assert records["local"]["error"] is None
+    assert records["s3"]["schemes"] == ["s3"]
+    assert records["onnx"]["repo_folder"] == "onnx"
+    assert records["torch"]["repo_folder"] == "pytorch"
+    table = subprocess.run([sys.executable, "-m", "hayakoe", "plugins"], capture_output=True,
+                           text=True, env={**env, "COLUMNS": "200"}, check=True).stdout
+    assert "broken" in table and "error" in table
