@@ -27,3 +27,10 @@ class UnsafePathError(HayakoeError):
 
 class NotFoundError(HayakoeError):
     """A destination, speaker or file that does not exist where it was asked for."""
+
+
+class UnreachableError(HayakoeError):
+    """The store could not be reached (connection refused, DNS, timeout): not a refusal by it.
+
+    Destination plugins raise this so the runtime can fall back to its cache.
+    """

@@ -8,12 +8,12 @@ A plugin is a module registered in the ``hayakoe`` entry-point group, e.g. in it
 It implements hooks with ``@hayakoe_core.hookspecs.hookimpl``. There are two kinds of plugin:
 
 * **Destinations** declare themselves with :func:`hayakoe_destination` and own URL schemes. They
-  implement :func:`hayakoe_parse_url` plus any of the storage hooks (upload, fetch, list,
-  read_readme, delete). A plugin that implements only some is fine: callers ask the registry which
+  implement :func:`hayakoe_parse_url` plus any of the storage hooks (upload, fetch, read_file,
+  list, read_readme, delete). A plugin that implements only some is fine: callers ask the registry which
   hooks a plugin has (a fetch-only destination loads speakers but cannot be published to).
 * **Backends** declare themselves with :func:`hayakoe_backend` and own one top-level folder of the
   repo layout (``onnx/`` or ``pytorch/``). They implement :func:`hayakoe_prepare_files` and
-  :func:`hayakoe_load_runtime`.
+  :func:`hayakoe_load_runtime`, and may implement :func:`hayakoe_load_bert`.
 
 Apart from the declarations and :func:`hayakoe_parse_url`, which every plugin is asked, the
 registry calls a hook **only on the plugin that owns the target or backend** (the one whose
@@ -38,7 +38,7 @@ import pluggy
 
 if TYPE_CHECKING:
     from hayakoe_core.progress import Progress
-    from hayakoe_core.synthesis import SpeakerModel
+    from hayakoe_core.synthesis import BertFeatures, SpeakerModel
     from hayakoe_core.types import BackendInfo, DestinationInfo, Target
 
 PROJECT = "hayakoe"
@@ -125,6 +125,15 @@ def hayakoe_fetch(target: Target, prefix: str, cache_dir: Path, progress: Progre
 
 
 @hookspec(firstresult=True)
+def hayakoe_read_file(target: Target, path: str) -> bytes | None:
+    """The bytes of the small file ``<target>/<path>``, or ``None`` if it does not exist.
+
+    One request, no caching: the runtime reads a speaker's ``manifest.json`` this way to decide
+    whether its cached copy is current before fetching anything.
+    """
+
+
+@hookspec(firstresult=True)
 def hayakoe_list_speakers(target: Target) -> dict[str, list[str]]:
     """Speakers present at the target, by repo folder: ``{"onnx": ["a", "b"], "pytorch": ["a"]}``.
 
@@ -159,6 +168,16 @@ def hayakoe_prepare_files(
     ``*.safetensors``. The torch backend copies the checkpoint; the ONNX backend exports
     synthesizer.onnx and duration_predictor.onnx (or reuses a cached export of the same checkpoint
     and exporter version). Returns the files written.
+    """
+
+
+@hookspec(firstresult=True)
+def hayakoe_load_bert(bert_root: Path, device: str) -> BertFeatures | None:
+    """A BERT feature extractor of this backend's own for ``device``, or ``None`` to use core's.
+
+    ``bert_root`` is a BERT source root (``bert/tokenizer/``, ``onnx/bert/q8/``, and
+    ``pytorch/bert/fp32/`` when it was published). Core's default is the int8 ONNX BERT on CPU;
+    the torch backend returns its FP32 BERT for ``cuda`` when ``pytorch/bert/fp32/`` exists.
     """
 
 

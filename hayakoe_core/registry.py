@@ -247,6 +247,13 @@ class Registry:
         record = self._backend_record(backend)
         return self._call_on(record, "hayakoe_load_runtime", speaker_dir=speaker_dir, device=device)
 
+    def load_bert(self, backend: str, bert_root: Path, device: str) -> Any:
+        """The backend's own BERT extractor for ``device``, or ``None`` to use core's ONNX BERT."""
+        record = self._backend_record(backend)
+        if "hayakoe_load_bert" not in record.hooks:
+            return None
+        return self._call_on(record, "hayakoe_load_bert", bert_root=bert_root, device=device)
+
     def prepare_files(self, backend: str, **kwargs: Any) -> list[Path]:
         """Call ``hayakoe_prepare_files`` on backend ``backend`` only."""
         return self._call_on(self._backend_record(backend), "hayakoe_prepare_files", **kwargs)
@@ -267,6 +274,8 @@ def _checked_paths(kwargs: dict[str, Any]) -> dict[str, Any]:
     checked = dict(kwargs)
     if "prefix" in checked:
         checked["prefix"] = safe_relpath(checked["prefix"], allow_empty=True)
+    if "path" in checked:
+        checked["path"] = safe_relpath(checked["path"])
     if "repo_folder" in checked:
         checked["repo_folder"] = safe_relpath(checked["repo_folder"])
     if "name" in checked:

@@ -7,6 +7,7 @@ numpy, batch axis omitted (B = 1 is implied); backends add it themselves.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -69,4 +70,17 @@ class SpeakerModel(Protocol):
 
     def trace(self, inputs: SynthesisInputs) -> dict[str, np.ndarray]:
         """Named tensors of one run, for conformance checks (see the class docstring)."""
+        ...
+
+
+@runtime_checkable
+class BertFeatures(Protocol):
+    """Phone-level BERT features: what the runtime needs from a BERT, whichever backend runs it."""
+
+    def features(self, bert_text: str, word2ph_blank: Sequence[int]) -> np.ndarray:
+        """float32 [1024, sum(word2ph_blank)] for one text."""
+        ...
+
+    def features_batch(self, items: Sequence[tuple[str, Sequence[int]]]) -> list[np.ndarray]:
+        """The same for several texts in one padded batch (multi-sentence generate)."""
         ...

@@ -156,6 +156,15 @@ class DestinationConformance:
         self.require(registry, populated, "hayakoe_read_readme")
         assert registry.call(populated, "hayakoe_read_readme") == README_TEXT
 
+    def test_read_file(self, registry: Registry, populated: Target) -> None:
+        self.require(registry, populated, "hayakoe_read_file")
+        manifest = registry.call(populated, "hayakoe_read_file", path="onnx/speakers/a/manifest.json")
+        assert manifest == SPEAKER_A["manifest.json"]
+        assert registry.call(populated, "hayakoe_read_file", path="onnx/speakers/a/nope.json") is None
+        for bad in ("../README.md", "onnx/../../x", "/etc/passwd"):
+            with pytest.raises(UnsafePathError):
+                registry.call(populated, "hayakoe_read_file", path=bad)
+
     def test_fetch_refuses_traversal(
         self, registry: Registry, populated: Target, tmp_path: Path
     ) -> None:

@@ -48,7 +48,9 @@ class Target:
     Target). ``location`` identifies the store (a bucket, a repo id, an absolute folder path);
     ``prefix`` is a ``/``-separated path inside it (no leading or trailing ``/``; empty for the
     root); ``revision`` is set only by stores with revisions (HF). ``options`` holds anything else
-    the plugin parsed from the URL (never a secret: targets are printed).
+    the plugin parsed from the URL (never a secret: targets are printed). ``credential`` is a
+    secret the caller supplied for this target (e.g. ``TTS(hf_token=...)``); it is left out of
+    ``repr`` and comparisons, and a plugin that has no use for it ignores it.
     """
 
     plugin: str
@@ -58,6 +60,7 @@ class Target:
     prefix: str = ""
     revision: str | None = None
     options: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+    credential: str | None = field(default=None, repr=False, compare=False)
 
     def __str__(self) -> str:
         return self.url

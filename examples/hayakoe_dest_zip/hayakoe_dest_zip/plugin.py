@@ -135,12 +135,18 @@ def hayakoe_list_speakers(target: Target) -> dict[str, list[str]]:
 
 
 @hookimpl
-def hayakoe_read_readme(target: Target) -> str | None:
-    info = _entries(target).get(README)
+def hayakoe_read_file(target: Target, path: str) -> bytes | None:
+    info = _entries(target).get(path)
     if info is None:
         return None
     with zipfile.ZipFile(target.location) as zf:
-        return zf.read(info).decode("utf-8")
+        return zf.read(info)
+
+
+@hookimpl
+def hayakoe_read_readme(target: Target) -> str | None:
+    data = hayakoe_read_file(target, README)
+    return None if data is None else data.decode("utf-8")
 
 
 @hookimpl

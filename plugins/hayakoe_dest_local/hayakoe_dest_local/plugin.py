@@ -141,6 +141,12 @@ def hayakoe_fetch(target: Target, prefix: str, cache_dir: Path, progress: Progre
 
 
 @hookimpl
+def hayakoe_read_file(target: Target, path: str) -> bytes | None:
+    file = _path(target, path)
+    return file.read_bytes() if file.is_file() else None
+
+
+@hookimpl
 def hayakoe_list_speakers(target: Target) -> dict[str, list[str]]:
     root = _path(target)
     if not root.is_dir():
@@ -156,8 +162,8 @@ def hayakoe_list_speakers(target: Target) -> dict[str, list[str]]:
 
 @hookimpl
 def hayakoe_read_readme(target: Target) -> str | None:
-    readme = _path(target, README)
-    return readme.read_text(encoding="utf-8") if readme.is_file() else None
+    data = hayakoe_read_file(target, README)
+    return None if data is None else data.decode("utf-8")
 
 
 @hookimpl
