@@ -42,7 +42,8 @@ SPEAKER_B = {"config.json": b'{"model_name": "b"}\n', "model.safetensors": _BINA
 README_TEXT = "# voices\n\n日本語の説明\n"
 
 
-def _write_tree(root: Path, files: dict[str, bytes]) -> Path:
+def write_tree(root: Path, files: dict[str, bytes]) -> Path:
+    """Write ``files`` (relative path → bytes) under ``root``; returns ``root``."""
     for rel, data in files.items():
         path = root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -50,7 +51,8 @@ def _write_tree(root: Path, files: dict[str, bytes]) -> Path:
     return root
 
 
-def _read_tree(root: Path) -> dict[str, bytes]:
+def read_tree(root: Path) -> dict[str, bytes]:
+    """Every file under ``root`` (relative path → bytes), skipping hidden files and folders."""
     return {
         p.relative_to(root).as_posix(): p.read_bytes()
         for p in sorted(root.rglob("*"))
@@ -86,7 +88,7 @@ class DestinationConformance:
     def put(self, registry: Registry, target: Target, files: dict[str, bytes], tmp: Path) -> None:
         """Place ``files`` at the target: by its upload hook, else by :meth:`seed`."""
         if registry.has(target, "hayakoe_upload"):
-            staged = _write_tree(tmp, files)
+            staged = write_tree(tmp, files)
             registry.call(
                 target, "hayakoe_upload", local_dir=staged, prefix="", progress=NullProgress()
             )
@@ -97,7 +99,7 @@ class DestinationConformance:
         folder = registry.call(
             target, "hayakoe_fetch", prefix=prefix, cache_dir=cache, progress=NullProgress()
         )
-        return _read_tree(Path(folder))
+        return read_tree(Path(folder))
 
     def require(self, registry: Registry, target: Target, *hooks: str) -> None:
         missing = [h for h in hooks if not registry.has(target, h)]

@@ -1,0 +1,122 @@
+"""The boto3 client the S3 hooks share, and the translation of its errors into one-line messages.
+
+The client uses boto3's standard credential chain (``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``,
+``AWS_PROFILE``, SSO, instance roles, ...) and endpoint resolution (``AWS_ENDPOINT_URL_S3``; empty
+or unset means AWS). Only the region is passed explicitly: botocore reads ``AWS_DEFAULT_REGION``
+but not ``AWS_REGION``, which is the name hayakoe saves.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import urlsplit
+
+from hayakoe_core.errors import HayakoeError, NotFoundError, UnreachableError
+from hayakoe_core.types import Target
+
+# Threads per hook call: files in flight times parts in flight per file, plus listing.
+FILE_WORKERS = 4
+PART_WORKERS = 4
+
+_CREDENTIALS_HINT = "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE)"
+# S3 error code -> what the user should check.
+_AUTH_HINTS = {
+    "InvalidAccessKeyId": "the S3 server does not know this access key: check AWS_ACCESS_KEY_ID "
+    "(or the profile named by AWS_PROFILE)",
+    "SignatureDoesNotMatch": "the S3 server rejected the request signature: check that "
+    "AWS_SECRET_ACCESS_KEY is the secret of AWS_ACCESS_KEY_ID",
+    "InvalidToken": "the S3 server rejected the session token: refresh AWS_SESSION_TOKEN "
+    "(or log in again for AWS_PROFILE)",
+    "ExpiredToken": "the AWS session token has expired: refresh AWS_SESSION_TOKEN "
+    "(or log in again for AWS_PROFILE)",
+    "AuthorizationHeaderMalformed": "the bucket lives in another region: set AWS_REGION to it",
+    "PermanentRedirect": "the bucket lives in another region: set AWS_REGION to it",
+}
+_DENIED = ("AccessDenied", "AllAccessDisabled", "403")  # HEAD requests report a bare "403"
+
+
+def make_client() -> Any:
+    """A new S3 client from the environment; safe to share between the threads of one call."""
+    import boto3
+    from botocore.config import Config
+
+    return boto3.session.Session().client(
+        "s3",
+        region_name=os.environ.get("AWS_REGION") or None,
+        config=Config(
+            max_pool_connections=FILE_WORKERS * PART_WORKERS + 2,
+            retries={"mode": "standard"},
+            user_agent_extra="hayakoe",
+        ),
+    )
+
+
+def transfer_config() -> Any:
+    """The TransferConfig for every upload and download (multipart above 8 MiB, parts in parallel)."""
+    from boto3.s3.transfer import TransferConfig
+
+    return TransferConfig(max_concurrency=PART_WORKERS)
+
+
+def _shown(endpoint: str) -> str:
+    """An endpoint URL without any ``user:password@`` part."""
+    parts = urlsplit(endpoint)
+    return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
+
+
+@contextmanager
+def connect(target: Target) -> Iterator[Any]:
+    """Yield a client for ``target``; any S3 failure inside becomes a one-line HayakoeError.
+
+    User-fixable failures (credentials, endpoint, bucket, permissions, region) name the variable
+    to set; no message contains a secret.
+    """
+    from boto3.exceptions import RetriesExceededError, S3UploadFailedError
+    from botocore import exceptions as bx
+
+    endpoint = "the S3 endpoint"
+    try:
+        client = make_client()
+        endpoint = _shown(client.meta.endpoint_url)
+        yield client
+    except S3UploadFailedError as exc:  # boto3 keeps the ClientError only as the context
+        cause = exc.__context__
+        if isinstance(cause, bx.ClientError):
+            raise _from_client_error(cause, target, endpoint) from exc
+        raise HayakoeError(f"upload to {target} failed: {exc}") from exc
+    except bx.ClientError as exc:
+        raise _from_client_error(exc, target, endpoint) from exc
+    except (bx.NoCredentialsError, bx.PartialCredentialsError) as exc:
+        raise HayakoeError(f"no complete AWS credentials found: {_CREDENTIALS_HINT}") from exc
+    except bx.ProfileNotFound as exc:
+        raise HayakoeError(f"{exc}: fix AWS_PROFILE or add the profile to ~/.aws/config") from exc
+    except (bx.CredentialRetrievalError, bx.SSOError) as exc:
+        raise HayakoeError(f"could not get AWS credentials ({exc}): {_CREDENTIALS_HINT}") from exc
+    except (bx.ConnectionError, bx.HTTPClientError, RetriesExceededError) as exc:
+        raise UnreachableError(
+            f"cannot reach {endpoint} ({type(exc).__name__}): check AWS_ENDPOINT_URL_S3 "
+            "(leave it empty for AWS) and your network"
+        ) from exc
+
+
+def _from_client_error(exc: Any, target: Target, endpoint: str) -> HayakoeError:
+    error = exc.response.get("Error", {})
+    code = str(error.get("Code", ""))
+    operation = exc.operation_name
+    if code == "NoSuchBucket":
+        return NotFoundError(
+            f"bucket {target.location!r} does not exist at {endpoint}: create it, or fix the "
+            "s3:// URL or AWS_ENDPOINT_URL_S3"
+        )
+    if code in _AUTH_HINTS:
+        return HayakoeError(f"{_AUTH_HINTS[code]} ({operation} on {target})")
+    if code in _DENIED:
+        return HayakoeError(
+            f"access denied ({operation} on {target}): the credentials from AWS_ACCESS_KEY_ID "
+            "or AWS_PROFILE lack permission for this bucket"
+        )
+    message = error.get("Message") or "no message"
+    return HayakoeError(f"S3 error {code or 'unknown'} ({operation} on {target}): {message}")

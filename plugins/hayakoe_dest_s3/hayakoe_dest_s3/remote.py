@@ -1,0 +1,64 @@
+"""Listing and deleting the objects under one folder of a bucket.
+
+A "folder" is a ``/``-separated key prefix without the trailing slash; ``""`` is the whole bucket.
+Keys read back are untrusted: :func:`remote_files` checks each with ``safe_relpath``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from hayakoe_core.errors import HayakoeError
+from hayakoe_core.layout import relpath_under
+
+_DELETE_BATCH = 1000  # the most keys one DeleteObjects request accepts
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    """One object under a folder: its key, its path relative to the folder, its size and ETag."""
+
+    key: str
+    relpath: str
+    size: int
+    etag: str
+
+
+def list_objects(client: Any, bucket: str, folder: str) -> Iterator[Mapping[str, Any]]:
+    """Every object (ListObjectsV2 ``Contents`` entry) whose key lies under ``folder``."""
+    paginator = client.get_paginator("list_objects_v2")
+    for page in paginator.paginate(Bucket=bucket, Prefix=f"{folder}/" if folder else ""):
+        yield from page.get("Contents", [])
+
+
+def remote_files(objects: Iterable[Mapping[str, Any]], folder: str) -> list[RemoteFile]:
+    """The files of a listing, with paths relative to ``folder``, each checked safe.
+
+    A key such as ``onnx/speakers/a/../../../x`` raises
+    :class:`~hayakoe_core.errors.UnsafePathError` before the caller writes anything. Folder
+    markers (keys ending in ``/``) and keys outside ``folder`` are skipped.
+    """
+    found = []
+    for obj in objects:
+        key = obj["Key"]
+        if key.endswith("/"):
+            continue
+        relpath = relpath_under(key, folder)
+        if relpath is not None:
+            found.append(RemoteFile(key, relpath, int(obj["Size"]), str(obj["ETag"])))
+    return found
+
+
+def delete_keys(client: Any, bucket: str, keys: list[str]) -> None:
+    """Delete ``keys`` in batches; raise if the server refused any of them."""
+    for start in range(0, len(keys), _DELETE_BATCH):
+        batch = [{"Key": key} for key in keys[start : start + _DELETE_BATCH]]
+        response = client.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
+        if errors := response.get("Errors"):
+            first = errors[0]
+            raise HayakoeError(
+                f"S3 refused to delete {len(errors)} object(s) in bucket {bucket!r}, e.g. "
+                f"{first.get('Key')!r}: {first.get('Code')} {first.get('Message', '')}".rstrip()
+            )
