@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -158,7 +159,11 @@ def _export_graph(
     raw = path.with_name(path.name + ".trace")
     raw.mkdir()
     traced = raw / path.name
-    with torch.no_grad():
+    # The TorchScript exporter (what upstream's graphs came from) warns that it is deprecated and
+    # that it cannot fold some Slice ops; neither is actionable for users publishing a speaker.
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=UserWarning, module=r"torch\.onnx")
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
         torch.onnx.export(
             module,
             args,

@@ -1,11 +1,23 @@
-"""The ONNX backend: onnxruntime on CPU, repo folder ``onnx/``."""
+"""The ONNX backend: onnxruntime on CPU, repo folder ``onnx/``.
+
+Loading needs only onnxruntime. Preparing files (exporting a checkpoint to ONNX) needs torch and
+onnx, which the ``[export]`` extra installs; they are imported only then.
+"""
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
+from hayakoe_core.errors import PluginError
+from hayakoe_core.fetching import cache_root
 from hayakoe_core.hookspecs import hookimpl
+from hayakoe_core.progress import Progress
+from hayakoe_core.synthesis import SpeakerModel
 from hayakoe_core.types import BackendInfo
 
 NAME = "onnx"
+SPEAKER_FILES = ("config.json", "style_vectors.npy")
 
 
 @hookimpl
@@ -17,3 +29,39 @@ def hayakoe_backend() -> BackendInfo:
         description="ONNX Runtime on CPU (synthesizer.onnx + duration_predictor.onnx)",
         extra="cpu",
     )
+
+
+@hookimpl
+def hayakoe_load_runtime(speaker_dir: Path, device: str) -> SpeakerModel:
+    from hayakoe_backend_onnx.runtime import OnnxSpeaker
+
+    return OnnxSpeaker.load(speaker_dir)
+
+
+@hookimpl
+def hayakoe_prepare_files(
+    speaker_source: Path, checkpoint: Path, out_dir: Path, progress: Progress
+) -> list[Path]:
+    try:
+        from hayakoe_backend_onnx.export import EXPORTER_VERSION, export_onnx
+    except ImportError as exc:
+        raise PluginError(
+            f"exporting ONNX needs torch and onnx ({exc.name} is missing): pip install 'hayakoe[publish]'"
+        ) from None
+    from hayakoe_backend_onnx.export_cache import cached_export
+
+    with progress.bar(f"export ONNX ({checkpoint.name})", total=3, unit="files") as bar:
+        graphs = cached_export(
+            cache_root(),
+            speaker_source,
+            checkpoint,
+            EXPORTER_VERSION,
+            lambda folder: export_onnx(
+                speaker_source, folder, checkpoint=checkpoint, progress=lambda _msg: bar.advance(1)
+            ),
+        )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return [
+        Path(shutil.copy2(f, out_dir / f.name))
+        for f in (*(speaker_source / n for n in SPEAKER_FILES), *graphs)
+    ]
