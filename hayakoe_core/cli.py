@@ -85,6 +85,41 @@ def list_speakers(url: str) -> None:
         click.echo(f"{label}: {', '.join(names)}")
 
 
+@cli.command()
+@click.argument("text")
+@click.option("--source", required=True, help="Where the speaker is published (hf://…, s3://…, a folder).")
+@click.option("--speaker", "name", required=True, help="Speaker name at the source.")
+@click.option("-o", "--out", "out", default="out.wav", show_default=True, type=click.Path(dir_okay=False))
+@click.option("--device", default="cpu", show_default=True, help="cpu or cuda.")
+@click.option("--backend", type=click.Choice(["onnx", "torch"]), help="Force a backend.")
+@click.option("--bert-source", help="Where the shared BERT comes from (default: see README).")
+@click.option("--cache-dir", type=click.Path(file_okay=False), help="Cache root (default $HAYAKOE_CACHE).")
+@click.option("--style", default="Neutral", show_default=True)
+@click.option("--speed", default=1.0, show_default=True, type=float, help="Bigger is slower.")
+@click.option("--offline", is_flag=True, help="Use only what is in the cache.")
+def say(
+    text: str,
+    source: str,
+    name: str,
+    out: str,
+    device: str,
+    backend: str | None,
+    bert_source: str | None,
+    cache_dir: str | None,
+    style: str,
+    speed: float,
+    offline: bool,
+) -> None:
+    """Load a speaker from SOURCE and synthesise TEXT to a 16-bit WAV file."""
+    from hayakoe_core.tts import TTS
+
+    tts = TTS(device, cache_dir=cache_dir, bert_source=bert_source, backend=backend, offline=offline)
+    speaker = tts.load(name, source=source).prepare().speakers[name]
+    audio = speaker.generate(text, style=style, speed=speed)
+    path = audio.save(out)
+    click.echo(f"{path}: {audio.duration:.2f} s at {audio.sr} Hz ({tts.backend} backend, {device})")
+
+
 def main() -> None:
     """Console-script entry point."""
     cli(prog_name="hayakoe")

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from botocore.client import BaseClient
 
 from tests.support.s3server import LocalS3Server, S3Endpoint
 
@@ -76,3 +77,20 @@ def s3_env(
     for key, value in s3_server.env().items():
         monkeypatch.setenv(key, value)
     return s3_server
+
+
+@pytest.fixture
+def s3_calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str | None]]:
+    """Every S3 request any boto3 client makes from now on, as (operation, key), in order.
+
+    The requests still go to the server: this only watches them.
+    """
+    calls: list[tuple[str, str | None]] = []
+    original = BaseClient._make_api_call
+
+    def recording(self: BaseClient, operation: str, params: dict) -> object:
+        calls.append((operation, params.get("Key")))
+        return original(self, operation, params)
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", recording)
+    return calls

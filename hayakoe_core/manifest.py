@@ -1,0 +1,162 @@
+"""Speaker manifest v1 (``manifest.json``, ARCHITECTURE §5): what a speaker folder must contain.
+
+Written last into each published speaker folder. Readers ignore unknown keys and refuse a higher
+version. A loader checks every file against it (size + sha256); a folder without one is a legacy
+upstream folder and loads unchecked.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from hayakoe_core import __version__
+from hayakoe_core.errors import ConfigError, HayakoeError
+from hayakoe_core.layout import MANIFEST, local_files
+from hayakoe_core.paths import safe_relpath
+
+FORMAT = "hayakoe-speaker"
+VERSION = 1
+_CHUNK = 1 << 20
+
+
+class IntegrityError(HayakoeError):
+    """A downloaded file does not match its manifest entry."""
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    size: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class BertRef:
+    source: str
+    revision: str | None
+    sha256: str
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """A parsed manifest. ``files`` maps a path relative to the speaker folder to its entry."""
+
+    speaker: str
+    backend: str
+    files: dict[str, FileEntry]
+    checkpoint_sha256: str
+    bert: BertRef | None = None
+    tool: str = f"hayakoe {__version__}"
+    created: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+
+    def to_json(self) -> str:
+        doc: dict[str, Any] = {
+            "format": FORMAT,
+            "version": VERSION,
+            "speaker": self.speaker,
+            "backend": self.backend,
+            "files": {k: {"size": v.size, "sha256": v.sha256} for k, v in sorted(self.files.items())},
+            "checkpoint_sha256": self.checkpoint_sha256,
+            "bert": None
+            if self.bert is None
+            else {"source": self.bert.source, "revision": self.bert.revision, "sha256": self.bert.sha256},
+            "tool": self.tool,
+            "created": self.created,
+        }
+        return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+    @classmethod
+    def parse(cls, text: str | bytes, where: str = MANIFEST) -> Manifest:
+        """Parse manifest text; :class:`ConfigError` naming ``where`` if it is not a valid v1."""
+        try:
+            doc = json.loads(text)
+            if doc.get("format") != FORMAT:
+                raise ValueError(f"format is {doc.get('format')!r}, not {FORMAT!r}")
+            version = doc.get("version")
+            if not isinstance(version, int):
+                raise ValueError("version is missing")
+            if version > VERSION:
+                raise ConfigError(
+                    f"{where}: manifest version {version} is newer than this hayakoe understands "
+                    f"({VERSION}); upgrade hayakoe"
+                )
+            files = {
+                safe_relpath(path): FileEntry(int(e["size"]), str(e["sha256"]).lower())
+                for path, e in doc["files"].items()
+            }
+            bert = doc.get("bert")
+            return cls(
+                speaker=str(doc["speaker"]),
+                backend=str(doc["backend"]),
+                files=files,
+                checkpoint_sha256=str(doc.get("checkpoint_sha256", "")),
+                bert=None
+                if bert is None
+                else BertRef(str(bert["source"]), bert.get("revision"), str(bert["sha256"])),
+                tool=str(doc.get("tool", "")),
+                created=str(doc.get("created", "")),
+            )
+        except ConfigError:
+            raise
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise ConfigError(f"{where}: not a valid speaker manifest ({exc})") from None
+
+    @classmethod
+    def read(cls, folder: Path) -> Manifest | None:
+        """The manifest in ``folder``, or ``None`` for a legacy folder without one."""
+        path = folder / MANIFEST
+        return cls.parse(path.read_bytes(), str(path)) if path.is_file() else None
+
+    def verify(self, folder: Path, *, remove_bad: bool = True) -> None:
+        """Check every listed file in ``folder``; on a mismatch remove it and raise naming it."""
+        for rel, entry in sorted(self.files.items()):
+            path = folder / rel
+            problem = None
+            if not path.is_file():
+                problem = "is missing"
+            elif path.stat().st_size != entry.size:
+                problem = f"has {path.stat().st_size} bytes, manifest says {entry.size}"
+            elif sha256_file(path) != entry.sha256:
+                problem = "does not match its sha256 in the manifest"
+            if problem:
+                if remove_bad and path.exists():
+                    path.unlink()
+                raise IntegrityError(f"{self.speaker}: {rel} {problem}; it was not kept, load again")
+
+
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def build_manifest(
+    folder: Path,
+    speaker: str,
+    backend: str,
+    checkpoint_sha256: str,
+    bert: BertRef | None = None,
+) -> Manifest:
+    """A manifest describing every file now in ``folder`` (except a manifest already there)."""
+    files = {
+        f.relpath: FileEntry(f.size, sha256_file(f.path))
+        for f in local_files(folder)
+        if f.relpath != MANIFEST
+    }
+    return Manifest(speaker, backend, files, checkpoint_sha256, bert)
+
+
+def write_manifest(folder: Path, manifest: Manifest) -> Path:
+    """Write ``manifest.json`` into ``folder`` (by temporary name and rename)."""
+    path = folder / MANIFEST
+    tmp = folder / f".{MANIFEST}.tmp"
+    tmp.write_text(manifest.to_json(), encoding="utf-8")
+    tmp.replace(path)
+    return path

@@ -1,0 +1,36 @@
+"""Style vectors: a speaker's ``style_vectors.npy`` rows mixed by style weight."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from hayakoe_core.errors import ConfigError, HayakoeError
+from hayakoe_core.speaker_config import SpeakerConfig
+from hayakoe_core.synthesis import STYLE_DIM
+
+
+def load_style_vectors(path: Path, config: SpeakerConfig) -> np.ndarray:
+    """float32 [num_styles, 256]; :class:`ConfigError` if the file disagrees with the config."""
+    try:
+        vectors = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{path}: cannot read style vectors ({exc})") from None
+    if vectors.ndim != 2 or vectors.shape[1] != STYLE_DIM:
+        raise ConfigError(f"{path}: style vectors have shape {vectors.shape}, expected [n, {STYLE_DIM}]")
+    if vectors.shape[0] != config.data.num_styles:
+        raise ConfigError(
+            f"{path}: {vectors.shape[0]} style vectors but config.json says num_styles "
+            f"{config.data.num_styles}"
+        )
+    return vectors.astype(np.float32, copy=False)
+
+
+def style_vector(vectors: np.ndarray, config: SpeakerConfig, style: str, weight: float) -> np.ndarray:
+    """``V[0] + (V[style] - V[0]) * weight``; an unknown style names the ones there are."""
+    style2id = config.data.style2id or {"Neutral": 0}
+    if style not in style2id:
+        raise HayakoeError(f"unknown style {style!r}; this speaker has: {', '.join(style2id)}")
+    mean = vectors[0]
+    return (mean + (vectors[style2id[style]] - mean) * weight).astype(np.float32)

@@ -1,0 +1,180 @@
+"""``TTS``: load speakers from any destination and synthesise (ARCHITECTURE §7).
+
+    tts = TTS(device="cpu").load("tsukuyomi", source="s3://bucket/voices").prepare()
+    tts.speakers["tsukuyomi"].generate("こんにちは。").save("out.wav")
+
+Sources are parsed and fetched by destination plugins through the registry; the speaker's files
+are loaded by the backend plugin for the device (``cpu`` → ``onnx``, ``cuda`` → ``torch``, or
+``backend=`` to force one). ``device="cpu"`` needs only the ONNX plugin and never imports torch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import sys
+from pathlib import Path
+
+from hayakoe_core.bert.extractor import BertFeatureExtractor
+from hayakoe_core.bert.layout import CPU_PREFIXES, TORCH_FP32_DIR
+from hayakoe_core.errors import HayakoeError, NotFoundError
+from hayakoe_core.fetching import Fetcher, cache_root
+from hayakoe_core.paths import safe_name, speaker_prefix
+from hayakoe_core.progress import NullProgress, Progress, RichProgress
+from hayakoe_core.registry import Registry, get_registry
+from hayakoe_core.speaker import Speaker
+from hayakoe_core.synthesis import BertFeatures
+from hayakoe_core.text.frontend import TextFrontend
+from hayakoe_core.text.user_dict import UserDictionary
+from hayakoe_core.types import Target
+
+DEFAULT_BERT_SOURCE = "hf://lemondouble/hayakoe"
+BERT_SOURCE_ENV = "HAYAKOE_BERT_SOURCE"
+_DEFAULT_BACKEND = {"cpu": "onnx", "cuda": "torch"}
+_WARMUP_TEXT = "テスト。"
+
+
+class TTS:
+    """Speakers loaded from destinations, sharing one cache, one BERT and one text frontend.
+
+    ``device``: ``"cpu"`` or ``"cuda"`` (``"cuda:N"`` too). ``cache_dir``: the cache root (else
+    ``$HAYAKOE_CACHE``, else ``./hayakoe_cache``). ``bert_source``: where the shared BERT comes from
+    (else the first speaker source that holds one, else ``$HAYAKOE_BERT_SOURCE``, else upstream's
+    public ``hf://lemondouble/hayakoe``). ``hf_token``: token for ``hf://`` sources (else
+    ``HF_TOKEN``). ``backend``: ``"onnx"`` or ``"torch"`` whatever the device. ``offline``: load
+    from the cache only.
+    """
+
+    def __init__(
+        self,
+        device: str = "cpu",
+        *,
+        cache_dir: str | Path | None = None,
+        bert_source: str | None = None,
+        hf_token: str | None = None,
+        backend: str | None = None,
+        offline: bool = False,
+    ) -> None:
+        kind = device.split(":", 1)[0]
+        if kind not in _DEFAULT_BACKEND:
+            raise HayakoeError(f"unknown device {device!r}: use 'cpu' or 'cuda'")
+        self.device = device
+        self.backend = backend or _DEFAULT_BACKEND[kind]
+        self.cache_dir = cache_root(cache_dir)
+        self.bert_source = bert_source
+        self.offline = offline
+        self.speakers: dict[str, Speaker] = {}
+        self._hf_token = hf_token
+        self._sources: dict[str, Target] = {}
+        self._user_dict = UserDictionary()
+        self._frontend = TextFrontend(self._user_dict)
+        self._bert: BertFeatures | None = None
+        self._registry: Registry = get_registry()
+
+    def __repr__(self) -> str:
+        return f"TTS(device={self.device!r}, backend={self.backend!r}, speakers={list(self._sources)})"
+
+    def load(self, name: str, source: str) -> TTS:
+        """Register speaker ``name`` from ``source`` (a destination URL); nothing is fetched yet."""
+        self._sources[safe_name(name)] = self._target(source)
+        return self
+
+    def add_word(self, surface: str, reading: str, accent: int = 0) -> TTS:
+        """Read ``surface`` as ``reading`` (kana) with the pitch falling after mora ``accent``."""
+        self._user_dict.add_word(surface, reading, accent)
+        return self
+
+    def prepare(self, warmup: bool = False) -> TTS:
+        """Fetch and load every speaker registered with :meth:`load`, and the shared BERT."""
+        info = self._registry.backend(self.backend)
+        if self.device.split(":", 1)[0] not in info.devices:
+            raise HayakoeError(
+                f"the {self.backend} backend runs on {', '.join(info.devices)}, not {self.device!r}"
+            )
+        fetcher = self._fetcher()
+        pending = {n: t for n, t in self._sources.items() if n not in self.speakers}
+        folders = {name: self._fetch_speaker(fetcher, name, t) for name, t in pending.items()}
+        if self._bert is None:
+            self._bert = self._load_bert(fetcher)
+        for name, folder in folders.items():
+            model = self._registry.load_runtime(self.backend, folder, self.device)
+            speaker = Speaker(name, model, folder, self._frontend, self._bert)
+            if warmup:
+                speaker.generate(_WARMUP_TEXT)
+            self.speakers[name] = speaker
+        return self
+
+    def pre_download(self, device: str | None = None) -> TTS:
+        """Fetch every registered speaker's files and the BERT for ``device`` without loading any
+        model (no onnxruntime or torch needed): a build step for container images."""
+        kind = (device or self.device).split(":", 1)[0]
+        backend = self.backend if device is None else _DEFAULT_BACKEND.get(kind, self.backend)
+        fetcher = self._fetcher()
+        for name, target in self._sources.items():
+            self._fetch_speaker(fetcher, name, target, backend)
+        self._bert_root(fetcher, with_fp32=kind == "cuda")
+        return self
+
+    # --- internals ----------------------------------------------------------------------------
+
+    def _target(self, url: str) -> Target:
+        target = self._registry.parse_url(url)
+        if target.scheme == "hf" and self._hf_token:
+            target = dataclasses.replace(target, credential=self._hf_token)
+        return target
+
+    def _fetcher(self) -> Fetcher:
+        offline = self.offline or os.environ.get("HF_HUB_OFFLINE", "") in ("1", "true", "True")
+        progress: Progress = RichProgress() if sys.stderr.isatty() else NullProgress()
+        return Fetcher(self._registry, self.cache_dir, offline=offline, progress=progress)
+
+    def _fetch_speaker(self, fetcher: Fetcher, name: str, target: Target, backend: str | None = None) -> Path:
+        folder = self._registry.backend(backend or self.backend).repo_folder
+        try:
+            return fetcher.fetch(target, speaker_prefix(folder, name)).path
+        except NotFoundError:
+            if fetcher.offline or not self._registry.has(target, "hayakoe_list_speakers"):
+                raise
+            there = self._registry.call(target, "hayakoe_list_speakers")
+            listing = "; ".join(f"{f}/: {', '.join(n)}" for f, n in there.items()) or "none"
+            raise NotFoundError(
+                f"speaker {name!r} is not at {target.url} under {folder}/ (speakers there: {listing})"
+            ) from None
+
+    def _bert_candidates(self) -> list[tuple[Target, bool]]:
+        """Where the BERT may come from, in order, each marked whether it must be there."""
+        if self.bert_source:
+            return [(self._target(self.bert_source), True)]
+        found = [(t, False) for t in dict.fromkeys(self._sources.values())]
+        fallback = os.environ.get(BERT_SOURCE_ENV) or DEFAULT_BERT_SOURCE
+        return [*found, (self._target(fallback), True)]
+
+    def _bert_root(self, fetcher: Fetcher, with_fp32: bool) -> Path:
+        for target, required in self._bert_candidates():
+            try:
+                roots = {_root_of(fetcher.fetch(target, p).path, p) for p in CPU_PREFIXES}
+            except NotFoundError:
+                if required:
+                    raise
+                continue
+            if len(roots) != 1:
+                raise HayakoeError(f"{target.url}: BERT files came back in different folders: {roots}")
+            if with_fp32:
+                with contextlib.suppress(NotFoundError):  # torch falls back to the ONNX BERT
+                    fetcher.fetch(target, TORCH_FP32_DIR)
+            return roots.pop()
+        raise AssertionError("the last BERT candidate is always required")
+
+    def _load_bert(self, fetcher: Fetcher) -> BertFeatures:
+        root = self._bert_root(fetcher, with_fp32=self.device.startswith("cuda"))
+        own = self._registry.load_bert(self.backend, root, self.device)
+        if own is not None:
+            return own
+        return BertFeatureExtractor.from_source_root(root, optimized_cache=self.cache_dir / "ort-optimized")
+
+
+def _root_of(path: Path, prefix: str) -> Path:
+    for _ in prefix.split("/"):
+        path = path.parent
+    return path
