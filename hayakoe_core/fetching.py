@@ -20,11 +20,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
+from hayakoe_core.atomic import write_text
 from hayakoe_core.errors import HayakoeError, NotFoundError, UnreachableError
 from hayakoe_core.layout import MANIFEST
 from hayakoe_core.manifest import Manifest
@@ -138,10 +138,7 @@ class Fetcher:
     def _remember(self, key: str, path: Path, manifest: bytes | None) -> None:
         index = self._index()
         index[key] = {"path": str(path), "manifest_sha256": _sha(manifest) if manifest else None}
-        self.root.mkdir(parents=True, exist_ok=True)
-        tmp = self.root / f".{_INDEX}.{uuid.uuid4().hex}"
-        tmp.write_text(json.dumps(index, indent=1), encoding="utf-8")
-        tmp.replace(self.root / _INDEX)
+        write_text(self.root / _INDEX, json.dumps(index, indent=1))
 
 
 def _sha(data: bytes) -> str:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from hayakoe_core import __version__
+from hayakoe_core.atomic import write_text
 from hayakoe_core.errors import ConfigError, HayakoeError
 from hayakoe_core.layout import MANIFEST, local_files
 from hayakoe_core.paths import safe_relpath
@@ -155,8 +156,4 @@ def build_manifest(
 
 def write_manifest(folder: Path, manifest: Manifest) -> Path:
     """Write ``manifest.json`` into ``folder`` (by temporary name and rename)."""
-    path = folder / MANIFEST
-    tmp = folder / f".{MANIFEST}.tmp"
-    tmp.write_text(manifest.to_json(), encoding="utf-8")
-    tmp.replace(path)
-    return path
+    return write_text(folder / MANIFEST, manifest.to_json())

@@ -18,6 +18,14 @@ from hayakoe_core.speaker_config import SpeakerConfig
 BERT_DIM = 1024
 STYLE_DIM = 256
 
+#: Inputs of ``synthesizer.onnx`` in upstream's positional order; scalars are float32 [1].
+SYNTHESIZER_INPUTS = (
+    "x", "x_lengths", "sid", "tone", "language", "bert", "style_vec",
+    "noise_scale", "length_scale", "noise_scale_w", "sdp_ratio",
+)  # fmt: skip
+#: Inputs of ``duration_predictor.onnx``: the same without ``noise_scale``.
+DURATION_PREDICTOR_INPUTS = tuple(n for n in SYNTHESIZER_INPUTS if n != "noise_scale")
+
 
 @dataclass(frozen=True)
 class SynthesisInputs:

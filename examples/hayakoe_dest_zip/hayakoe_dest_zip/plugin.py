@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import unquote
 
+from hayakoe_core.atomic import replacing
 from hayakoe_core.errors import NotFoundError, UrlError
 from hayakoe_core.hookspecs import hookimpl
 from hayakoe_core.layout import README, local_files, relpath_under, speaker_dirs, speakers_from_paths
@@ -60,24 +61,16 @@ def _rewrite(
 ) -> None:
     """Write a new archive holding the old entries ``keep`` accepts plus ``add``, then swap it in."""
     archive = Path(target.location)
-    archive.parent.mkdir(parents=True, exist_ok=True)
-    tmp = archive.parent / f".{archive.name}.tmp-{uuid.uuid4().hex}"
-    try:
-        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as out:
-            if archive.is_file():
-                with zipfile.ZipFile(archive) as old:
-                    for info in old.infolist():
-                        if keep(info.filename):
-                            out.writestr(info, old.read(info))
-            total = sum(path.stat().st_size for _, path in add)
-            with progress.bar(f"zip → {archive.name}", total) as bar:
-                for name, path in add:
-                    out.write(path, name)
-                    bar.advance(path.stat().st_size)
-        os.replace(tmp, archive)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with replacing(archive) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as out:
+        if archive.is_file():
+            with zipfile.ZipFile(archive) as old:
+                for info in old.infolist():
+                    if keep(info.filename):
+                        out.writestr(info, old.read(info))
+        with progress.bar(f"zip → {archive.name}", sum(p.stat().st_size for _, p in add)) as bar:
+            for name, path in add:
+                out.write(path, name)
+                bar.advance(path.stat().st_size)
 
 
 @hookimpl

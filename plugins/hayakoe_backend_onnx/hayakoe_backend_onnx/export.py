@@ -22,25 +22,23 @@ import onnx
 import torch
 from torch import nn
 
+from hayakoe_backend_onnx.runtime import DURATION_PREDICTOR_FILE, SYNTHESIZER_FILE
 from hayakoe_backend_torch.checkpoint import find_checkpoint, load_synthesizer
 from hayakoe_backend_torch.model import JPExtraSynthesizer
 from hayakoe_core.speaker_config import SpeakerConfig
-from hayakoe_core.synthesis import BERT_DIM, STYLE_DIM
+from hayakoe_core.synthesis import BERT_DIM, DURATION_PREDICTOR_INPUTS, STYLE_DIM, SYNTHESIZER_INPUTS
 
 # Part of the export cache key: bump whenever the produced graphs could change.
 EXPORTER_VERSION = "hayakoe-onnx-export-1"
 
 OPSET = 17
-SYNTHESIZER = "synthesizer.onnx"
-DURATION_PREDICTOR = "duration_predictor.onnx"
 # Protobuf caps a model at 2 GiB; weights beyond this go to an external data file.
 EXTERNAL_DATA_THRESHOLD = 2_000_000_000
 _TRACE_PHONES = 20
 _TRACE_SEED = 0
 
-_TEXT_INPUTS = ["x", "x_lengths", "sid", "tone", "language", "bert", "style_vec"]
-_SYNTH_INPUTS = [*_TEXT_INPUTS, "noise_scale", "length_scale", "noise_scale_w", "sdp_ratio"]
-_DP_INPUTS = [*_TEXT_INPUTS, "length_scale", "noise_scale_w", "sdp_ratio"]
+_SYNTH_INPUTS = list(SYNTHESIZER_INPUTS)
+_DP_INPUTS = list(DURATION_PREDICTOR_INPUTS)
 _PHONE_AXES = {
     "x": {1: "phone_len"},
     "tone": {1: "phone_len"},
@@ -103,24 +101,24 @@ def export_onnx(
     out_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".export-", dir=out_dir))
     try:
-        report(f"exporting {SYNTHESIZER}")
+        report(f"exporting {SYNTHESIZER_FILE}")
         written = _export_graph(
             _SynthesizerGraph(model),
             _trace_inputs(_SYNTH_INPUTS),
             _SYNTH_INPUTS,
             ["audio", "durations"],
             {**_PHONE_AXES, "audio": {2: "audio_len"}},
-            staging / SYNTHESIZER,
+            staging / SYNTHESIZER_FILE,
             external_data,
         )
-        report(f"exporting {DURATION_PREDICTOR}")
+        report(f"exporting {DURATION_PREDICTOR_FILE}")
         written += _export_graph(
             _DurationGraph(model),
             _trace_inputs(_DP_INPUTS),
             _DP_INPUTS,
             ["durations"],
             _PHONE_AXES,
-            staging / DURATION_PREDICTOR,
+            staging / DURATION_PREDICTOR_FILE,
             external_data=False,
         )
         return _move_into_place(written, out_dir)
@@ -204,7 +202,7 @@ def _move_into_place(files: list[Path], out_dir: Path) -> list[Path]:
         dest = out_dir / src.name
         os.replace(src, dest)
         placed.append(dest)
-    for graph in (SYNTHESIZER, DURATION_PREDICTOR):
+    for graph in (SYNTHESIZER_FILE, DURATION_PREDICTOR_FILE):
         stale = out_dir / (graph + ".data")
         if stale not in placed and stale.exists():
             stale.unlink()

@@ -27,28 +27,14 @@ import numpy as np
 from hayakoe_core.errors import ConfigError
 from hayakoe_core.ort import cpu_session
 from hayakoe_core.speaker_config import SpeakerConfig
-from hayakoe_core.synthesis import SynthesisInputs, SynthesisResult
+from hayakoe_core.synthesis import SYNTHESIZER_INPUTS, SynthesisInputs, SynthesisResult
 
 SYNTHESIZER_FILE = "synthesizer.onnx"
 DURATION_PREDICTOR_FILE = "duration_predictor.onnx"
 CONFIG_FILE = "config.json"
 
 # Every input either graph may declare; a graph asking for anything else is not one we can feed.
-_FEED_NAMES = frozenset(
-    {
-        "x",
-        "x_lengths",
-        "sid",
-        "tone",
-        "language",
-        "bert",
-        "style_vec",
-        "noise_scale",
-        "length_scale",
-        "noise_scale_w",
-        "sdp_ratio",
-    }
-)
+_FEED_NAMES = frozenset(SYNTHESIZER_INPUTS)
 
 
 @dataclass(frozen=True)
@@ -71,9 +57,7 @@ class OnnxSpeaker:
     Build with :meth:`load`. Thread-compatible, not thread-safe: one call at a time per speaker.
     """
 
-    def __init__(
-        self, config: SpeakerConfig, synthesizer: _Graph, duration_predictor: _Graph | None
-    ) -> None:
+    def __init__(self, config: SpeakerConfig, synthesizer: _Graph, duration_predictor: _Graph | None) -> None:
         self.config = config
         self._synthesizer = synthesizer
         self._duration_predictor = duration_predictor
@@ -90,9 +74,7 @@ class OnnxSpeaker:
         config = SpeakerConfig.from_file(speaker_dir / CONFIG_FILE)
         synthesizer = _open_graph(speaker_dir / SYNTHESIZER_FILE, required_output="audio")
         dp_path = speaker_dir / DURATION_PREDICTOR_FILE
-        duration_predictor = (
-            _open_graph(dp_path, required_output="durations") if dp_path.exists() else None
-        )
+        duration_predictor = _open_graph(dp_path, required_output="durations") if dp_path.exists() else None
         return cls(config, synthesizer, duration_predictor)
 
     @property

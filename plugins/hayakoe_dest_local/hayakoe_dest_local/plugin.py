@@ -13,6 +13,7 @@ import uuid
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from hayakoe_core.atomic import replacing
 from hayakoe_core.errors import NotFoundError, UrlError
 from hayakoe_core.hookspecs import hookimpl
 from hayakoe_core.layout import README, LocalFile, local_files, speaker_dirs, speakers_from_paths
@@ -108,13 +109,8 @@ def _upload_speaker(files: list[LocalFile], speaker_dir: str, folder: Path, bar:
 
 def _upload_file(f: LocalFile, out: Path, bar: Bar) -> None:
     """Write one loose file by temporary name and rename."""
-    tmp = out.parent / f".{out.name}.tmp-{uuid.uuid4().hex}"
-    try:
+    with replacing(out) as tmp:
         _copy(f.path, tmp, bar)
-        os.replace(tmp, out)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 @hookimpl

@@ -8,13 +8,12 @@ the listing still shows that ETag and size and the local copy was not touched si
 from __future__ import annotations
 
 import json
-import os
 import threading
-import uuid
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from hayakoe_core.atomic import write_text
 from hayakoe_dest_s3.remote import RemoteFile
 
 STATE_DIR = ".s3-state"
@@ -71,13 +70,6 @@ class FetchState:
 
     def save(self) -> None:
         """Write the state atomically (temporary file, then rename)."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f".{self.path.name}.{uuid.uuid4().hex}.tmp")
         with self._lock:
             text = json.dumps({"version": _VERSION, "files": self._entries}, sort_keys=True)
-        try:
-            tmp.write_text(text, encoding="utf-8")
-            os.replace(tmp, self.path)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+        write_text(self.path, text)

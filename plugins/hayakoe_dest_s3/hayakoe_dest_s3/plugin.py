@@ -12,14 +12,13 @@ the cache, downloading only objects whose ETag or size changed (:mod:`hayakoe_de
 
 from __future__ import annotations
 
-import os
 import re
-import uuid
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any, TypeVar
 
+from hayakoe_core.atomic import replacing
 from hayakoe_core.errors import NotFoundError, UrlError
 from hayakoe_core.hookspecs import hookimpl
 from hayakoe_core.layout import (
@@ -59,8 +58,7 @@ def hayakoe_parse_url(url: str) -> Target | None:
     bucket, _, prefix = url[len("s3://") :].partition("/")
     if not _BUCKET_RE.match(bucket) or ".." in bucket:
         raise UrlError(
-            f"{url!r}: {bucket!r} is not a valid bucket name (3-63 lowercase letters, digits, "
-            "dots, hyphens)"
+            f"{url!r}: {bucket!r} is not a valid bucket name (3-63 lowercase letters, digits, dots, hyphens)"
         )
     prefix = safe_relpath(prefix, allow_empty=True)
     shown = f"s3://{bucket}" + (f"/{prefix}" if prefix else "")
@@ -95,9 +93,7 @@ def hayakoe_upload(target: Target, local_dir: Path, prefix: str, progress: Progr
     manifests = [f for f in files if in_speaker(f) and f.path.name == MANIFEST]
     loose = [f for f in files if not in_speaker(f)]
     keys = {f.relpath: target.join(rel, f.relpath) for f in files}
-    with connect(target) as client, progress.bar(
-        f"upload → {target}", sum(f.size for f in files)
-    ) as bar:
+    with connect(target) as client, progress.bar(f"upload → {target}", sum(f.size for f in files)) as bar:
         bucket = target.location
         before = [
             obj["Key"]
@@ -122,18 +118,8 @@ def hayakoe_upload(target: Target, local_dir: Path, prefix: str, progress: Progr
 
 def _download(client: Any, bucket: str, remote: RemoteFile, folder: Path, bar: Bar) -> None:
     """Download one object to ``folder/<relpath>`` by temporary name and rename."""
-    dest = folder / remote.relpath
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex}.part")
-    try:
-        with tmp.open("wb") as fh:
-            client.download_fileobj(
-                bucket, remote.key, fh, Config=transfer_config(), Callback=bar.advance
-            )
-        os.replace(tmp, dest)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with replacing(folder / remote.relpath) as tmp, tmp.open("wb") as fh:
+        client.download_fileobj(bucket, remote.key, fh, Config=transfer_config(), Callback=bar.advance)
 
 
 @hookimpl
