@@ -1,12 +1,18 @@
-"""HuggingFace Hub model repos: ``org/repo``, ``hf://org/repo@rev``, ``https://huggingface.co/org/repo``."""
+"""HuggingFace Hub model repos: ``org/repo``, ``hf://org/repo@rev``, ``https://huggingface.co/org/repo``.
+
+URL parsing is here; the storage hooks delegate to :mod:`hayakoe_dest_hf.hub`, imported on first
+use so that listing plugins or parsing URLs never imports ``huggingface_hub``.
+"""
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from urllib.parse import unquote
 
 from hayakoe_core.errors import UrlError
 from hayakoe_core.hookspecs import hookimpl
+from hayakoe_core.progress import Progress
 from hayakoe_core.types import DestinationInfo, Target
 
 NAME = "hf"
@@ -55,3 +61,45 @@ def _split_revision(text: str, url: str) -> tuple[str, str | None]:
     if sep and not revision:
         raise UrlError(f"{url!r}: empty revision after '@' (write hf://org/repo@branch)")
     return repo.rstrip("/"), revision or None
+
+
+@hookimpl
+def hayakoe_upload(target: Target, local_dir: Path, prefix: str, progress: Progress) -> None:
+    from hayakoe_dest_hf import hub
+
+    hub.upload(target, local_dir, prefix, progress)
+
+
+@hookimpl
+def hayakoe_fetch(target: Target, prefix: str, cache_dir: Path, progress: Progress) -> Path:
+    from hayakoe_dest_hf import hub
+
+    return hub.fetch(target, prefix, cache_dir, progress)
+
+
+@hookimpl
+def hayakoe_list_speakers(target: Target) -> dict[str, list[str]]:
+    from hayakoe_dest_hf import hub
+
+    return hub.list_speakers(target)
+
+
+@hookimpl
+def hayakoe_read_file(target: Target, path: str) -> bytes | None:
+    from hayakoe_dest_hf import hub
+
+    return hub.read_file(target, path)
+
+
+@hookimpl
+def hayakoe_read_readme(target: Target) -> str | None:
+    from hayakoe_dest_hf import hub
+
+    return hub.read_readme(target)
+
+
+@hookimpl
+def hayakoe_delete_speaker(target: Target, repo_folder: str, name: str) -> bool:
+    from hayakoe_dest_hf import hub
+
+    return hub.delete_speaker(target, repo_folder, name)

@@ -1,0 +1,234 @@
+"""The HF destination's storage operations, on top of ``huggingface_hub``.
+
+Conventions, all the client's own: the endpoint is ``huggingface_hub.constants.ENDPOINT``
+(``HF_ENDPOINT``) read at call time; the token is the target's credential when the caller gave
+one, else the client's resolution (``HF_TOKEN``, else the saved token file); ``HF_HUB_OFFLINE``
+serves fetches from the client's cache.
+
+* Upload is **one commit** on the target revision: each staged speaker folder that already
+  exists is deleted and every staged file added, with ``parent_commit`` set to the head read
+  just before, so readers never see a mix and a concurrent writer makes the upload fail rather
+  than interleave. A missing repo is created **private** (speakers are published deliberately;
+  switch visibility on the Hub); a missing branch is created from ``main``.
+* Fetch resolves the revision to a commit, lists the prefix (every path checked with
+  ``safe_relpath``), then ``snapshot_download`` s only that prefix into ``cache_dir``, which
+  downloads atomically and skips files already cached.
+"""
+
+from __future__ import annotations
+
+import re
+from contextlib import ExitStack
+from pathlib import Path
+from urllib.parse import quote
+
+import httpx2
+from huggingface_hub import (
+    CommitOperationAdd,
+    CommitOperationDelete,
+    HfApi,
+    constants,
+    snapshot_download,
+)
+from huggingface_hub.errors import EntryNotFoundError, OfflineModeIsEnabled
+from huggingface_hub.hf_api import RepoFile, RepoFolder
+from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status
+
+from hayakoe_core.errors import HayakoeError, NotFoundError
+from hayakoe_core.layout import (
+    README,
+    LocalFile,
+    local_files,
+    relpath_under,
+    speaker_dirs,
+    speakers_from_paths,
+)
+from hayakoe_core.paths import safe_relpath, speaker_prefix
+from hayakoe_core.progress import Progress
+from hayakoe_core.types import Target
+from hayakoe_dest_hf.errors import hub_errors, is_missing
+from hayakoe_dest_hf.progress import ByteCounter, CountingFile, download_tqdm
+
+DEFAULT_BRANCH = "main"
+_COMMIT_SHA = re.compile(r"^[0-9a-f]{40}$")
+
+
+def _api(target: Target) -> HfApi:
+    """A client for ``target``: the caller's credential (``TTS(hf_token=...)``) when it gave one,
+    else the client's own token resolution."""
+    return HfApi(endpoint=constants.ENDPOINT, token=target.credential)
+
+
+def _revision(target: Target) -> str:
+    return target.revision or DEFAULT_BRANCH
+
+
+def upload(target: Target, local_dir: Path, prefix: str, progress: Progress) -> None:
+    """One commit that replaces each staged speaker folder and writes every staged file."""
+    revision = _revision(target)
+    if _COMMIT_SHA.match(revision):
+        raise HayakoeError(f"{target.url} names a commit: publish to a branch (hf://repo@branch)")
+    base = target.join(safe_relpath(prefix, allow_empty=True))
+    files = local_files(local_dir)
+    folders = [_join(base, d) for d in speaker_dirs(f.relpath for f in files)]
+    api, repo = _api(target), target.location
+    with hub_errors(target):
+        api.create_repo(repo, private=True, exist_ok=True)
+        if revision != DEFAULT_BRANCH:
+            api.create_branch(repo, branch=revision, exist_ok=True)
+        head = api.repo_info(repo, revision=revision).sha
+        existing = api.get_paths_info(repo, folders, revision=head) if folders else []
+        deletions = [
+            CommitOperationDelete(path_in_repo=f"{e.path}/", is_folder=True)
+            for e in existing
+            if isinstance(e, RepoFolder)
+        ]
+        total = sum(f.size for f in files)
+        with ExitStack() as stack, progress.bar(f"upload → {target.url}", total) as bar:
+            counter = ByteCounter(bar, total)
+            additions = _additions(base, files, counter, stack)
+            api.create_commit(
+                repo,
+                [*deletions, *additions],
+                commit_message=_commit_message(folders, files),
+                revision=revision,
+                parent_commit=head,
+            )
+            counter.finish()
+
+
+def _additions(
+    base: str, files: list[LocalFile], counter: ByteCounter, stack: ExitStack
+) -> list[CommitOperationAdd]:
+    """One addition per file, reading through :class:`CountingFile` to report progress.
+
+    The client uploads each LFS object once per batch action with the *last* operation of that
+    content, concurrently; operations sharing one open file would then read it from two threads.
+    So a file whose content repeats an earlier one is added by path (its own handle per read).
+    """
+    additions: list[CommitOperationAdd] = []
+    seen: set[bytes] = set()
+    for f in files:
+        path_in_repo = _join(base, f.relpath)
+        reader = stack.enter_context(CountingFile(f.path, counter))
+        op = CommitOperationAdd(path_in_repo=path_in_repo, path_or_fileobj=reader)
+        if op.upload_info.sha256 in seen:
+            op = CommitOperationAdd(path_in_repo=path_in_repo, path_or_fileobj=str(f.path))
+        seen.add(op.upload_info.sha256)
+        reader.arm()
+        additions.append(op)
+    return additions
+
+
+def _join(*parts: str) -> str:
+    return "/".join(p for p in parts if p)
+
+
+def _commit_message(folders: list[str], files: list[LocalFile]) -> str:
+    what = ", ".join(folders) if folders else ", ".join(f.relpath for f in files[:3])
+    return f"hayakoe: upload {what or 'nothing'}"
+
+
+def fetch(target: Target, prefix: str, cache_dir: Path, progress: Progress) -> Path:
+    """Download ``<target>/<prefix>/`` (only that) into the client cache under ``cache_dir``."""
+    path = target.join(safe_relpath(prefix))
+    api, repo = _api(target), target.location
+    with hub_errors(target, path):
+        revision = api.resolve_revision(repo, revision=_revision(target), cache_dir=cache_dir)
+        try:
+            sizes = _listing(api, repo, revision.resolved, path)
+        except (OfflineModeIsEnabled, httpx2.TransportError):
+            sizes = None  # unreachable: serve only what an earlier, checked fetch cached
+        if sizes == {}:
+            raise NotFoundError(f"nothing at {target.url}/{path}")
+        total = sum(sizes.values()) if sizes is not None else None
+        with progress.bar(f"download {target.url}/{path}", total) as bar:
+            counter = ByteCounter(bar, total or 0)
+            snapshot = snapshot_download(
+                repo,
+                revision=revision,
+                allow_patterns=[f"{path}/*"],
+                cache_dir=cache_dir,
+                endpoint=api.endpoint,
+                token=target.credential,
+                local_files_only=sizes is None,
+                tqdm_class=download_tqdm(counter),
+            )
+            counter.finish()
+    folder = Path(snapshot, *path.split("/"))
+    if not folder.is_dir():
+        raise NotFoundError(f"nothing at {target.url}/{path}")
+    return folder
+
+
+def _listing(api: HfApi, repo: str, commit: str, path: str) -> dict[str, int]:
+    """Sizes of the files under ``path`` at ``commit`` (``{}``: none); UnsafePathError for ``..``."""
+    try:
+        entries = api.list_repo_tree(repo, path_in_repo=path, recursive=True, revision=commit)
+        sizes = {e.path: e.size for e in entries if isinstance(e, RepoFile)}
+    except EntryNotFoundError:
+        sizes = {}
+    for remote in sizes:
+        if relpath_under(remote, path) is None:
+            raise HayakoeError(f"the Hub listed {remote!r} outside {path!r}")
+    return sizes
+
+
+def list_speakers(target: Target) -> dict[str, list[str]]:
+    """Speakers at the target's revision; ``{}`` for a missing repo or revision."""
+    with hub_errors(target):
+        try:
+            paths = _api(target).list_repo_files(target.location, revision=_revision(target))
+        except Exception as exc:
+            if is_missing(exc):
+                return {}
+            raise
+    return speakers_from_paths(paths)
+
+
+def read_file(target: Target, path: str) -> bytes | None:
+    """``<target>/<path>`` at the target's revision in one GET, uncached; None if absent."""
+    remote = target.join(safe_relpath(path))
+    # Built here rather than by hf_hub_url, whose template is fixed when the client is imported.
+    revision = quote(_revision(target), safe="")
+    url = f"{constants.ENDPOINT}/{target.location}/resolve/{revision}/{quote(remote)}"
+    with hub_errors(target, remote):
+        headers = build_hf_headers(token=target.credential)
+        response = get_session().get(url, headers=headers, follow_redirects=True)
+        try:
+            hf_raise_for_status(response)
+        except Exception as exc:
+            if is_missing(exc) or isinstance(exc, EntryNotFoundError):
+                return None
+            raise
+        return response.content
+
+
+def read_readme(target: Target) -> str | None:
+    """README.md at the target's revision (see :func:`read_file`)."""
+    data = read_file(target, README)
+    return None if data is None else data.decode("utf-8")
+
+
+def delete_speaker(target: Target, repo_folder: str, name: str) -> bool:
+    """One commit deleting ``<repo_folder>/speakers/<name>/``; False if it is not there."""
+    folder = target.join(speaker_prefix(repo_folder, name))
+    api, repo, revision = _api(target), target.location, _revision(target)
+    with hub_errors(target, folder):
+        try:
+            head = api.repo_info(repo, revision=revision).sha
+        except Exception as exc:
+            if is_missing(exc):
+                return False
+            raise
+        entries = api.get_paths_info(repo, [folder], revision=head)
+        if not any(isinstance(e, RepoFolder) for e in entries):
+            return False
+        api.create_commit(
+            repo,
+            [CommitOperationDelete(path_in_repo=f"{folder}/", is_folder=True)],
+            commit_message=f"hayakoe: delete {folder}",
+            revision=revision,
+            parent_commit=head,
+        )
+    return True
