@@ -16,6 +16,7 @@ import venv
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 REPO = Path(__file__).resolve().parents[1]
 UPSTREAM_REQUIREMENTS = ("hayakoe==1.3.1", "onnxruntime")
@@ -49,13 +50,16 @@ class ChildRun:
         return json.loads(self.stdout.strip().splitlines()[-1])
 
 
-def peak_rss_of(cmd: Sequence[str], env: Mapping[str, str] | None = None) -> ChildRun:
-    """Run ``cmd`` to completion; stderr passes through. Raises ``CalledProcessError`` on failure.
+def peak_rss_of(
+    cmd: Sequence[str], env: Mapping[str, str] | None = None, stderr: IO[str] | None = None
+) -> ChildRun:
+    """Run ``cmd`` to completion; stderr passes through (or goes to the open file ``stderr``).
+    Raises ``CalledProcessError`` on failure.
 
     The peak RSS is the child's alone (``wait4`` rusage), not the maximum over all children this
     process ever had, so several measurements can run one after another from one parent.
     """
-    proc = subprocess.Popen(list(cmd), stdout=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(list(cmd), stdout=subprocess.PIPE, stderr=stderr, text=True, env=env)
     assert proc.stdout is not None
     stdout = proc.stdout.read()
     proc.stdout.close()

@@ -237,26 +237,28 @@ class Registry:
     def call(self, target: Target, hook: str, **kwargs: Any) -> Any:
         """Call ``hook`` on the destination plugin that owns ``target`` only."""
         record = self._owner(target.plugin)
-        if hook not in record.hooks:
-            verb = hook.removeprefix("hayakoe_").replace("_", " ")
-            raise PluginError(f"{target.scheme}:// (plugin '{record.name}') does not support {verb}")
-        return self._call_on(record, hook, target=target, **_checked_paths(kwargs))
+        return self._call_on(record, hook, f"{target.scheme}://", target=target, **_checked_paths(kwargs))
 
     def load_runtime(self, backend: str, speaker_dir: Path, device: str = "cpu") -> Any:
         """Load a speaker folder with backend ``backend``; returns its ``SpeakerModel``."""
         record = self._backend_record(backend)
-        return self._call_on(record, "hayakoe_load_runtime", speaker_dir=speaker_dir, device=device)
+        return self._call_on(
+            record, "hayakoe_load_runtime", f"the {backend} backend", speaker_dir=speaker_dir, device=device
+        )
 
     def load_bert(self, backend: str, bert_root: Path, device: str) -> Any:
         """The backend's own BERT extractor for ``device``, or ``None`` to use core's ONNX BERT."""
         record = self._backend_record(backend)
         if "hayakoe_load_bert" not in record.hooks:
             return None
-        return self._call_on(record, "hayakoe_load_bert", bert_root=bert_root, device=device)
+        return self._call_on(
+            record, "hayakoe_load_bert", f"the {backend} backend", bert_root=bert_root, device=device
+        )
 
     def prepare_files(self, backend: str, **kwargs: Any) -> list[Path]:
         """Call ``hayakoe_prepare_files`` on backend ``backend`` only."""
-        return self._call_on(self._backend_record(backend), "hayakoe_prepare_files", **kwargs)
+        record = self._backend_record(backend)
+        return self._call_on(record, "hayakoe_prepare_files", f"the {backend} backend", **kwargs)
 
     def _owner(self, name: str) -> PluginRecord:
         for record in self.records:
@@ -264,7 +266,11 @@ class Registry:
                 return record
         raise PluginError(f"destination plugin {name!r} is not loaded")
 
-    def _call_on(self, record: PluginRecord, hook: str, **kwargs: Any) -> Any:
+    def _call_on(self, record: PluginRecord, hook: str, what: str, **kwargs: Any) -> Any:
+        """Call ``hook`` on ``record``'s plugin alone; :class:`PluginError` if it lacks the hook."""
+        if hook not in record.hooks:
+            verb = hook.removeprefix("hayakoe_").replace("_", " ")
+            raise PluginError(f"{what} (plugin '{record.name}') does not support {verb}")
         others = [p for p in self.pm.get_plugins() if p is not record.plugin]
         return self.pm.subset_hook_caller(hook, remove_plugins=others)(**kwargs)
 

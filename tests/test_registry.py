@@ -121,6 +121,23 @@ def test_backend_conflict_and_routing():
         registry.load_runtime("onnx", Path("/x"))
 
 
+class _DeclarationOnly:
+    @hookimpl
+    def hayakoe_backend(self):
+        return BackendInfo(name="bare", repo_folder="bare", devices=("cpu",))
+
+
+def test_backend_without_a_hook_is_a_clear_error():
+    registry = Registry()
+    registry.register(_DeclarationOnly(), name="bare")
+    with pytest.raises(PluginError, match=r"the bare backend .* does not support load runtime"):
+        registry.load_runtime("bare", Path("/x"))
+    with pytest.raises(PluginError, match="does not support prepare files"):
+        registry.prepare_files("bare", speaker_source=Path("/x"), checkpoint=Path("/x"),
+                               out_dir=Path("/y"), progress=None)
+    assert registry.load_bert("bare", Path("/x"), "cpu") is None
+
+
 def test_missing_backend_names_the_extra():
     registry = Registry()
     with pytest.raises(PluginError, match=r"pip install 'hayakoe\[cpu\]'"):
