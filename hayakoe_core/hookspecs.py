@@ -182,8 +182,12 @@ def hayakoe_load_bert(bert_root: Path, device: str) -> BertFeatures | None:
 
 
 @hookspec(firstresult=True)
-def hayakoe_load_runtime(speaker_dir: Path, device: str) -> SpeakerModel:
+def hayakoe_load_runtime(speaker_dir: Path, device: str, cache_dir: Path | None) -> SpeakerModel:
     """Load the speaker in ``speaker_dir`` (this backend's file set) for synthesis on ``device``.
+
+    ``cache_dir`` is a folder of the runtime's cache reserved for this backend, where it may keep
+    files derived from the speaker's (e.g. optimised graphs) to load faster next time; ``None``
+    means keep nothing.
 
     Raise :class:`~hayakoe_core.errors.ConfigError` naming the file when the set is incomplete
     or inconsistent, and :class:`~hayakoe_core.errors.HayakoeError` when ``device`` is not

@@ -239,11 +239,18 @@ class Registry:
         record = self._owner(target.plugin)
         return self._call_on(record, hook, f"{target.scheme}://", target=target, **_checked_paths(kwargs))
 
-    def load_runtime(self, backend: str, speaker_dir: Path, device: str = "cpu") -> Any:
+    def load_runtime(
+        self, backend: str, speaker_dir: Path, device: str = "cpu", cache_dir: Path | None = None
+    ) -> Any:
         """Load a speaker folder with backend ``backend``; returns its ``SpeakerModel``."""
         record = self._backend_record(backend)
         return self._call_on(
-            record, "hayakoe_load_runtime", f"the {backend} backend", speaker_dir=speaker_dir, device=device
+            record,
+            "hayakoe_load_runtime",
+            f"the {backend} backend",
+            speaker_dir=speaker_dir,
+            device=device,
+            cache_dir=cache_dir,
         )
 
     def load_bert(self, backend: str, bert_root: Path, device: str) -> Any:

@@ -98,7 +98,9 @@ class TTS:
         if self._bert is None:
             self._bert = self._load_bert(fetcher)
         for name, folder in folders.items():
-            model = self._registry.load_runtime(self.backend, folder, self.device)
+            model = self._registry.load_runtime(
+                self.backend, folder, self.device, cache_dir=self.cache_dir / "derived" / self.backend
+            )
             speaker = Speaker(name, model, folder, self._frontend, self._bert)
             if warmup:
                 speaker.generate(_WARMUP_TEXT)
@@ -171,7 +173,9 @@ class TTS:
         own = self._registry.load_bert(self.backend, root, self.device)
         if own is not None:
             return own
-        return BertFeatureExtractor.from_source_root(root, optimized_cache=self.cache_dir / "ort-optimized")
+        return BertFeatureExtractor.from_source_root(
+            root, optimized_cache=self.cache_dir / "derived" / "bert"
+        )
 
 
 def _root_of(path: Path, prefix: str) -> Path:

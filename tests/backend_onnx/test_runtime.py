@@ -154,3 +154,13 @@ def test_graph_without_audio_output_is_refused(tmp_path: Path) -> None:
     folder = _toy_speaker(tmp_path, ["x", "sdp_ratio"], ["durations"])
     with pytest.raises(ConfigError, match=r"synthesizer\.onnx.*'audio'"):
         OnnxSpeaker.load(folder)
+
+
+def test_duration_predictor_opens_lazily_when_synthesizer_has_durations(tmp_path: Path) -> None:
+    folder = _toy_speaker(tmp_path, ["x", "sdp_ratio"], ["audio", "durations"])
+    (folder / "duration_predictor.onnx").write_bytes(b"corrupt")
+    speaker = OnnxSpeaker.load(folder)  # not needed for synthesis, so not opened yet
+    inputs, _ = read_case(CASES[0])
+    np.testing.assert_array_equal(speaker.synthesize(inputs).durations, inputs.x + 1)
+    with pytest.raises(ConfigError, match=r"duration_predictor\.onnx"):
+        speaker.predict_durations(inputs)

@@ -135,3 +135,12 @@ def test_missing_plugin_for_source_is_clear(monkeypatch):
     monkeypatch.setattr("hayakoe_core.tts.get_registry", lambda: registry)
     with pytest.raises(PluginError, match=r"pip install 'hayakoe\[s3\]'"):
         TTS("cpu").load("tiny", source="s3://bucket/voices")
+
+
+def test_prepare_keeps_optimised_graphs_for_the_next_load(repo, tmp_path):
+    TTS("cpu", cache_dir=tmp_path).load("tiny", source=str(repo)).prepare()
+    derived = tmp_path / "derived"
+    assert list(derived.glob("onnx/ort-optimized/synthesizer-*.onnx"))
+    assert list(derived.glob("bert/bert_q8-*.onnx"))
+    again = TTS("cpu", cache_dir=tmp_path).load("tiny", source=str(repo)).prepare()
+    assert again.speakers["tiny"].generate("はい。", **QUIET).sr == 44100

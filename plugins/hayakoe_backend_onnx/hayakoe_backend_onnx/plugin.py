@@ -32,10 +32,10 @@ def hayakoe_backend() -> BackendInfo:
 
 
 @hookimpl
-def hayakoe_load_runtime(speaker_dir: Path, device: str) -> SpeakerModel:
+def hayakoe_load_runtime(speaker_dir: Path, device: str, cache_dir: Path | None) -> SpeakerModel:
     from hayakoe_backend_onnx.runtime import OnnxSpeaker
 
-    return OnnxSpeaker.load(speaker_dir)
+    return OnnxSpeaker.load(speaker_dir, optimized_cache=cache_dir / "ort-optimized" if cache_dir else None)
 
 
 @hookimpl

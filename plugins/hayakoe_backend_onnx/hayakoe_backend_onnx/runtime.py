@@ -57,30 +57,50 @@ class OnnxSpeaker:
     Build with :meth:`load`. Thread-compatible, not thread-safe: one call at a time per speaker.
     """
 
-    def __init__(self, config: SpeakerConfig, synthesizer: _Graph, duration_predictor: _Graph | None) -> None:
+    def __init__(
+        self,
+        config: SpeakerConfig,
+        synthesizer: _Graph,
+        duration_predictor: Path | None,
+        optimized_cache: Path | None = None,
+    ) -> None:
         self.config = config
+        self._optimized_cache = optimized_cache
         self._synthesizer = synthesizer
-        self._duration_predictor = duration_predictor
+        self._dp_path = duration_predictor
+        self._dp_graph: _Graph | None = None
 
     @classmethod
-    def load(cls, speaker_dir: str | Path) -> OnnxSpeaker:
+    def load(cls, speaker_dir: str | Path, optimized_cache: Path | None = None) -> OnnxSpeaker:
         """Open the speaker folder ``speaker_dir``.
 
         Raises :class:`ConfigError` naming the file when config.json or synthesizer.onnx is
         missing or unreadable, when a graph cannot be loaded, or when a graph lacks the outputs
         or wants inputs this runtime does not know (``audio`` / ``durations`` respectively).
+        duration_predictor.onnx is opened here only when every synthesis needs it (the
+        synthesizer has no ``durations`` output); otherwise on the first
+        :meth:`predict_durations`, which then raises those errors. That keeps its session
+        (about 30 MiB and 0.3 s at full size) out of speakers that never ask for it.
         """
         speaker_dir = Path(speaker_dir)
         config = SpeakerConfig.from_file(speaker_dir / CONFIG_FILE)
-        synthesizer = _open_graph(speaker_dir / SYNTHESIZER_FILE, required_output="audio")
+        synthesizer = _open_graph(speaker_dir / SYNTHESIZER_FILE, "audio", optimized_cache)
         dp_path = speaker_dir / DURATION_PREDICTOR_FILE
-        duration_predictor = _open_graph(dp_path, required_output="durations") if dp_path.exists() else None
-        return cls(config, synthesizer, duration_predictor)
+        speaker = cls(config, synthesizer, dp_path if dp_path.exists() else None, optimized_cache)
+        if "durations" not in synthesizer.outputs:
+            speaker._duration_predictor()
+        return speaker
 
     @property
     def has_durations(self) -> bool:
         """Whether :meth:`synthesize` can report durations (see the module docstring)."""
-        return "durations" in self._synthesizer.outputs or self._duration_predictor is not None
+        return "durations" in self._synthesizer.outputs or self._dp_path is not None
+
+    def _duration_predictor(self) -> _Graph | None:
+        """The duration predictor's session, opened on first use; ``None`` without the file."""
+        if self._dp_graph is None and self._dp_path is not None:
+            self._dp_graph = _open_graph(self._dp_path, "durations", self._optimized_cache)
+        return self._dp_graph
 
     def synthesize(self, inputs: SynthesisInputs) -> SynthesisResult:
         """Audio float32 [L]; durations float32 [T], empty when :attr:`has_durations` is false."""
@@ -90,10 +110,8 @@ class OnnxSpeaker:
 
     def predict_durations(self, inputs: SynthesisInputs) -> np.ndarray | None:
         """Frames per phone, float32 [T], from duration_predictor.onnx; ``None`` without one."""
-        if self._duration_predictor is None:
-            return None
-        out = self._duration_predictor.run(_feeds(inputs))
-        return _flat(out["durations"])
+        graph = self._duration_predictor()
+        return None if graph is None else _flat(graph.run(_feeds(inputs))["durations"])
 
     def trace(self, inputs: SynthesisInputs) -> dict[str, np.ndarray]:
         """``audio`` float32 [L] and, when available, ``durations`` float32 [T].
@@ -105,13 +123,14 @@ class OnnxSpeaker:
         traced = {"audio": _flat(out["audio"])}
         if "durations" in out:
             traced["durations"] = _flat(out["durations"])
-        elif self._duration_predictor is not None:
-            traced["durations"] = _flat(self._duration_predictor.run(feeds)["durations"])
+        elif (graph := self._duration_predictor()) is not None:
+            traced["durations"] = _flat(graph.run(feeds)["durations"])
         return traced
 
 
-def _open_graph(path: Path, required_output: str) -> _Graph:
-    """A session for the graph at ``path``, checked against what this runtime feeds and reads."""
+def _open_graph(path: Path, required_output: str, optimized_cache: Path | None) -> _Graph:
+    """A session for the graph at ``path``, checked against what this runtime feeds and reads
+    (``optimized_cache``: see :func:`hayakoe_core.ort.cpu_session`)."""
     if not path.is_file():
         raise ConfigError(f"{path.parent}: {path.name} not found")
     from onnxruntime.capi import onnxruntime_pybind11_state as ort_state
@@ -127,7 +146,7 @@ def _open_graph(path: Path, required_output: str) -> _Graph:
         ort_state.RuntimeException,
     )
     try:
-        session = cpu_session(path)
+        session = cpu_session(path, optimized_cache=optimized_cache)
     except load_errors as exc:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ConfigError(f"{path}: not a loadable ONNX graph ({first_line})") from None
