@@ -9,7 +9,8 @@ plugins' own incremental downloads this module adds:
 * **integrity**: after a fetch, every file is checked against the manifest (size + sha256); a bad
   file is removed and the load fails naming it;
 * **offline**: the folder last fetched for a target and prefix is used without asking anyone,
-  when asked to (``offline=True``) or when the store cannot be reached.
+  when asked to (``offline=True``; stores that need no network are still read when nothing is
+  cached) or when the store cannot be reached.
 
 An index (``<cache root>/index.json``) remembers, per target URL and prefix, where the plugin put
 the folder and which manifest it was verified against.
@@ -78,7 +79,7 @@ class Fetcher:
         Raises :class:`NotFoundError` when nothing is there (or, offline, nothing is cached).
         """
         key = f"{target.url}|{prefix}"
-        if self.offline:
+        if self.offline and (self._index().get(key) or self.registry.destination(target).network):
             return self._cached(key)
         try:
             return self._fetch(target, prefix, key)

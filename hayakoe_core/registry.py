@@ -230,6 +230,10 @@ class Registry:
             "plain paths must start with /, ./ or ../)"
         )
 
+    def destination(self, target: Target) -> DestinationInfo:
+        """The declaration of the plugin that owns ``target``."""
+        return self._owner(target.plugin).declaration  # type: ignore[return-value]
+
     def has(self, target: Target, hook: str) -> bool:
         """Whether the plugin owning ``target`` implements ``hook`` (e.g. ``"hayakoe_upload"``)."""
         return hook in self._owner(target.plugin).hooks

@@ -42,8 +42,9 @@ class TTS:
     ``$HAYAKOE_CACHE``, else ``./hayakoe_cache``). ``bert_source``: where the shared BERT comes from
     (else the first speaker source that holds one, else ``$HAYAKOE_BERT_SOURCE``, else upstream's
     public ``hf://lemondouble/hayakoe``). ``hf_token``: token for ``hf://`` sources (else
-    ``HF_TOKEN``). ``backend``: ``"onnx"`` or ``"torch"`` whatever the device. ``offline``: load
-    from the cache only.
+    ``HF_TOKEN``). ``backend``: ``"onnx"`` or ``"torch"`` whatever the device. ``offline``: ask no
+    remote store, load what is cached (local folders are read as usual); ``HF_HUB_OFFLINE=1`` does
+    the same for ``hf://`` sources only.
     """
 
     def __init__(
@@ -127,9 +128,8 @@ class TTS:
         return target
 
     def _fetcher(self) -> Fetcher:
-        offline = self.offline or os.environ.get("HF_HUB_OFFLINE", "") in ("1", "true", "True")
         progress: Progress = RichProgress() if sys.stderr.isatty() else NullProgress()
-        return Fetcher(self._registry, self.cache_dir, offline=offline, progress=progress)
+        return Fetcher(self._registry, self.cache_dir, offline=self.offline, progress=progress)
 
     def _fetch_speaker(self, fetcher: Fetcher, name: str, target: Target, backend: str | None = None) -> Path:
         folder = self._registry.backend(backend or self.backend).repo_folder

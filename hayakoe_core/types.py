@@ -15,13 +15,15 @@ class DestinationInfo:
 
     ``name`` is the plugin's short name (``"s3"``); ``schemes`` the URL schemes it owns
     (``("s3",)``); ``extra`` the root-distribution extra that installs it (``"s3"`` for
-    ``pip install 'hayakoe[s3]'``), or ``None`` for third-party plugins.
+    ``pip install 'hayakoe[s3]'``), or ``None`` for third-party plugins. ``network`` is false for
+    stores that need no network (local files): offline loads still read those directly.
     """
 
     name: str
     schemes: tuple[str, ...]
     description: str = ""
     extra: str | None = None
+    network: bool = True
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from huggingface_hub import HfApi, constants
 
-from hayakoe_core.errors import HayakoeError, NotFoundError, UnsafePathError
+from hayakoe_core.errors import HayakoeError, NotFoundError, UnreachableError, UnsafePathError
 from hayakoe_core.progress import NullProgress
 from hayakoe_core.registry import get_registry
 from hayakoe_core.types import Target
@@ -168,7 +168,7 @@ def test_offline_mode_serves_from_cache(
     hub.clear_log()
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
     assert fetch(published, "onnx/speakers/a", tmp_path / "c") == SPEAKER_V1
-    with pytest.raises(NotFoundError, match="HF_HUB_OFFLINE"):
+    with pytest.raises(UnreachableError, match="HF_HUB_OFFLINE"):
         fetch(published, "onnx/speakers/b", tmp_path / "c")
     assert hub.requests == []
 

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from hayakoe import TTS
-from hayakoe_core.errors import HayakoeError
+from hayakoe_core.errors import HayakoeError, NotFoundError
 from hayakoe_core.progress import NullProgress
 from hayakoe_core.registry import get_registry
 from tests.support.repo import make_repo
@@ -65,6 +65,12 @@ def test_prepare_in_a_new_process_with_the_server_down(source, tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "44100"
+
+
+def test_offline_asks_nothing_and_needs_the_cache(source, tmp_path, s3_calls):
+    with pytest.raises(NotFoundError, match=r"offline: .* is not in the cache"):
+        TTS("cpu", cache_dir=tmp_path / "cache", offline=True).load("tiny", source=source).prepare()
+    assert s3_calls == []
 
 
 def test_server_down_and_nothing_cached_is_a_clear_error(source, tmp_path, monkeypatch):

@@ -29,7 +29,9 @@ _STAMP = ".zip-stamp"
 
 @hookimpl
 def hayakoe_destination() -> DestinationInfo:
-    return DestinationInfo(name=NAME, schemes=("zip",), description="a voice repo in one zip archive")
+    return DestinationInfo(
+        name=NAME, schemes=("zip",), description="a voice repo in one zip archive", network=False
+    )
 
 
 @hookimpl

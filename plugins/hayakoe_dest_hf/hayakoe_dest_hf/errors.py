@@ -54,8 +54,8 @@ def translate(exc: BaseException, target: Target, path: str = "") -> HayakoeErro
     if isinstance(exc, OfflineModeIsEnabled) or (
         constants.is_offline_mode() and isinstance(exc, (FileNotFoundError, RevisionResolutionError))
     ):
-        return NotFoundError(
-            f"{where} is not in the local cache and HF_HUB_OFFLINE is set: unset it to download"
+        return UnreachableError(
+            f"offline (HF_HUB_OFFLINE is set): {where} is not in the local cache; unset it to download"
         )
     if isinstance(exc, (httpx2.TransportError, RevisionResolutionError, LocalEntryNotFoundError)):
         return UnreachableError(

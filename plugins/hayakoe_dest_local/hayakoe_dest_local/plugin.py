@@ -32,6 +32,7 @@ def hayakoe_destination() -> DestinationInfo:
         schemes=("file",),
         description="a local or network folder (file:///abs/path, /abs/path, ./rel/path)",
         extra=None,
+        network=False,
     )
 
 
