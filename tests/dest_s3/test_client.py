@@ -24,3 +24,11 @@ def test_endpoint_variable(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_empty_endpoint_means_aws(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_ENDPOINT_URL_S3", "")
     assert make_client().meta.endpoint_url.endswith(".amazonaws.com")
+
+
+def test_clients_are_shared_per_aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", "http://127.0.0.1:9000")
+    first = make_client()
+    assert make_client() is first
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "another")
+    assert make_client() is not first

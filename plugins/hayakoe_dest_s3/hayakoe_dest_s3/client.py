@@ -9,6 +9,7 @@ but not ``AWS_REGION``, which is the name hayakoe saves.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -36,10 +37,23 @@ _AUTH_HINTS = {
     "PermanentRedirect": "the bucket lives in another region: set AWS_REGION to it",
 }
 _DENIED = ("AccessDenied", "AllAccessDisabled", "403")  # HEAD requests report a bare "403"
+# Clients by the AWS_* environment they were built from (credentials, endpoint, region, profile).
+_CLIENTS: dict[tuple[tuple[str, str], ...], Any] = {}
+_CLIENTS_LOCK = threading.Lock()
 
 
 def make_client() -> Any:
-    """A new S3 client from the environment; safe to share between the threads of one call."""
+    """The S3 client for the current environment, shared by every call made with the same AWS
+    settings (building one costs ~0.1 s; boto3 clients are safe to share between threads)."""
+    key = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("AWS_")))
+    with _CLIENTS_LOCK:
+        client = _CLIENTS.get(key)
+        if client is None:
+            client = _CLIENTS[key] = _new_client()
+    return client
+
+
+def _new_client() -> Any:
     import boto3
     from botocore.config import Config
 
