@@ -14,6 +14,7 @@ import contextlib
 import dataclasses
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from hayakoe_core.bert.extractor import BertFeatureExtractor
@@ -144,13 +145,18 @@ class TTS:
                 f"speaker {name!r} is not at {target.url} under {folder}/ (speakers there: {listing})"
             ) from None
 
-    def _bert_candidates(self) -> list[tuple[Target, bool]]:
-        """Where the BERT may come from, in order, each marked whether it must be there."""
+    def _bert_candidates(self) -> Iterator[tuple[Target, bool]]:
+        """Where the BERT may come from, in order, each marked whether it must be there.
+
+        A generator, so a fallback is parsed only when reached: a speaker source holding the BERT
+        needs no plugin for the default's scheme.
+        """
         if self.bert_source:
-            return [(self._target(self.bert_source), True)]
-        found = [(t, False) for t in dict.fromkeys(self._sources.values())]
-        fallback = os.environ.get(BERT_SOURCE_ENV) or DEFAULT_BERT_SOURCE
-        return [*found, (self._target(fallback), True)]
+            yield self._target(self.bert_source), True
+            return
+        for target in dict.fromkeys(self._sources.values()):
+            yield target, False
+        yield self._target(os.environ.get(BERT_SOURCE_ENV) or DEFAULT_BERT_SOURCE), True
 
     def _bert_root(self, fetcher: Fetcher, with_fp32: bool) -> Path:
         for target, required in self._bert_candidates():

@@ -128,6 +128,16 @@ def test_explicit_bert_source_must_exist(repo, tmp_path):
         tts.load("tiny", source=str(repo)).prepare()
 
 
+def test_loads_without_the_plugin_of_the_default_bert_source(repo, tmp_path, monkeypatch):
+    """hayakoe[cpu] alone (no HF plugin) loads a local speaker whose folder holds the BERT."""
+    monkeypatch.setenv("HAYAKOE_DISABLE_PLUGINS", "hf,s3,torch")
+    registry = Registry()
+    registry.load_entry_points()
+    monkeypatch.setattr("hayakoe_core.tts.get_registry", lambda: registry)
+    tts = TTS("cpu", cache_dir=tmp_path).load("tiny", source=str(repo)).prepare()
+    assert tts.speakers["tiny"].generate("はい。", **QUIET).sr == 44100
+
+
 def test_missing_plugin_for_source_is_clear(monkeypatch):
     monkeypatch.setenv("HAYAKOE_DISABLE_PLUGINS", "s3")
     registry = Registry()
