@@ -8,17 +8,10 @@ import pytest
 
 from hayakoe import TTS
 from hayakoe_core.manifest import IntegrityError, build_manifest, write_manifest
-from hayakoe_core.progress import NullProgress
-from hayakoe_core.registry import get_registry
-from tests.support.repo import make_repo
+from tests.support.repo import make_repo, publish
 
 QUIET = {"noise": 0.0, "noise_w": 0.0}
 
-
-def publish(repo_dir, url):
-    registry = get_registry()
-    target = registry.parse_url(url)
-    registry.call(target, "hayakoe_upload", local_dir=repo_dir, prefix="", progress=NullProgress())
 
 
 @pytest.fixture

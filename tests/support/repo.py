@@ -6,6 +6,8 @@ import shutil
 from pathlib import Path
 
 from hayakoe_core.manifest import build_manifest, sha256_file, write_manifest
+from hayakoe_core.progress import NullProgress
+from hayakoe_core.registry import get_registry
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 TINY = FIXTURES / "model" / "tiny"
@@ -39,3 +41,11 @@ def make_repo(
         for part in ("bert", "onnx/bert"):
             shutil.copytree(TINY_BERT / part, root / part, dirs_exist_ok=True)
     return root
+
+
+def publish(repo_dir: Path, url: str) -> None:
+    """Upload the repo tree ``repo_dir`` to ``url`` with its destination plugin's upload hook."""
+    registry = get_registry()
+    registry.call(
+        registry.parse_url(url), "hayakoe_upload", local_dir=repo_dir, prefix="", progress=NullProgress()
+    )
