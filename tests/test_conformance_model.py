@@ -149,3 +149,48 @@ def test_torch_backend_reproduces_pytorch_goldens() -> None:
     cases = {case.stem for case in (TINY / "golden").glob("case*.npz")}
     assert {r[0] for r in rows if r[1] == "audio"} == cases
     assert all(r[4] == "PASS" for r in rows)
+
+
+def _write_goldens(speaker_dir: Path, cases: int) -> None:
+    """Golden cases for ``speaker_dir`` made by the torch backend, one per speaker id."""
+    from hayakoe_backend_torch.runtime import TorchSpeaker
+
+    speaker = TorchSpeaker.load(speaker_dir)
+    rng = np.random.default_rng(7)
+    (speaker_dir / "golden").mkdir()
+    for case in range(cases):
+        t = 2 * (5 + 4 * case) + 1
+        feeds = {
+            "x": rng.integers(0, 112, (1, t)), "x_lengths": np.array([t]),
+            "sid": np.array([case % speaker.config.data.n_speakers]),
+            "tone": rng.integers(0, 12, (1, t)), "language": rng.integers(0, 3, (1, t)),
+            "bert": rng.standard_normal((1, 1024, t)).astype(np.float32),
+            "style_vec": rng.standard_normal((1, 256)).astype(np.float32),
+            "noise_scale": np.float32(0), "noise_scale_w": np.float32(0),
+            "length_scale": np.float32(1), "sdp_ratio": np.float32(0.3),
+        }  # fmt: skip
+        path = speaker_dir / "golden" / f"case{case}.npz"
+        np.savez(path, **feeds)
+        inputs, _ = read_case(path)
+        np.savez(path, **feeds, **speaker.trace(inputs))
+
+
+@pytest.mark.parametrize("variant", ["two_speakers_deeper", "other_upsampling"])
+def test_runner_works_unchanged_on_other_configs(tmp_path: Path, variant: str) -> None:
+    from hayakoe_backend_onnx.export import export_onnx
+    from tests.support.variants import VARIANTS, variant_dir
+
+    torch_dir = variant_dir(tmp_path / "torch", VARIANTS[variant])
+    shutil.copy(TINY / "style_vectors.npy", torch_dir)
+    _write_goldens(torch_dir, cases=2)
+    result = _run(torch_dir, "--backend", "torch")
+    assert result.exit_code == 0, result.output
+    assert len(_rows(result.output)) > 2 * 20
+
+    onnx_dir = tmp_path / "onnx"
+    export_onnx(torch_dir, onnx_dir)
+    for name in ("config.json", "style_vectors.npy", "golden"):
+        (shutil.copytree if name == "golden" else shutil.copy)(torch_dir / name, onnx_dir / name)
+    result = _run(onnx_dir, "--backend", "onnx")
+    assert result.exit_code == 0, result.output
+    assert {(r[1], r[4]) for r in _rows(result.output)} == {("audio", "PASS"), ("durations", "PASS")}
