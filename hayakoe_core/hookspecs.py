@@ -160,14 +160,25 @@ def hayakoe_delete_speaker(target: Target, repo_folder: str, name: str) -> bool:
 
 @hookspec(firstresult=True)
 def hayakoe_prepare_files(
-    speaker_source: Path, checkpoint: Path, out_dir: Path, progress: Progress
+    speaker_source: Path, checkpoint: Path, out_dir: Path, cache_dir: Path, progress: Progress
 ) -> list[Path]:
     """Write this backend's file set for one speaker into the empty folder ``out_dir``.
 
     ``speaker_source`` holds config.json and style_vectors.npy; ``checkpoint`` is the chosen
-    ``*.safetensors``. The torch backend copies the checkpoint; the ONNX backend exports
-    synthesizer.onnx and duration_predictor.onnx (or reuses a cached export of the same checkpoint
-    and exporter version). Returns the files written.
+    ``*.safetensors``. ``cache_dir`` is a folder the caller reserves for this backend's derived
+    files (publishing passes ``<dataset>/onnx/`` for datasets, ``<cache root>/exports/`` for other
+    folders); a backend keeps there whatever lets it skip work next time and must never reuse
+    anything made from another checkpoint, config or version of itself. The torch backend copies
+    the checkpoint; the ONNX backend exports synthesizer.onnx and duration_predictor.onnx (or
+    reuses a cached export of the same checkpoint, config and exporter version). Returns the files
+    written.
+
+    Example::
+
+        @hookimpl
+        def hayakoe_prepare_files(speaker_source, checkpoint, out_dir, cache_dir, progress):
+            out_dir.mkdir(parents=True, exist_ok=True)
+            return [Path(shutil.copy2(checkpoint, out_dir / checkpoint.name))]
     """
 
 

@@ -266,10 +266,28 @@ class Registry:
             record, "hayakoe_load_bert", f"the {backend} backend", bert_root=bert_root, device=device
         )
 
-    def prepare_files(self, backend: str, **kwargs: Any) -> list[Path]:
-        """Call ``hayakoe_prepare_files`` on backend ``backend`` only."""
+    def prepare_files(
+        self,
+        backend: str,
+        *,
+        speaker_source: Path,
+        checkpoint: Path,
+        out_dir: Path,
+        cache_dir: Path,
+        progress: Any,
+    ) -> list[Path]:
+        """Write backend ``backend``'s file set for one speaker into ``out_dir`` (see the hookspec)."""
         record = self._backend_record(backend)
-        return self._call_on(record, "hayakoe_prepare_files", f"the {backend} backend", **kwargs)
+        return self._call_on(
+            record,
+            "hayakoe_prepare_files",
+            f"the {backend} backend",
+            speaker_source=speaker_source,
+            checkpoint=checkpoint,
+            out_dir=out_dir,
+            cache_dir=cache_dir,
+            progress=progress,
+        )
 
     def _owner(self, name: str) -> PluginRecord:
         for record in self.records:

@@ -15,6 +15,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from hayakoe_core.fetching import cache_root
 from hayakoe_core.manifest import build_manifest, sha256_file, write_manifest
 from hayakoe_core.paths import speaker_prefix
 from hayakoe_core.progress import RichProgress
@@ -36,7 +37,12 @@ def main(dest: str) -> None:
         for backend in registry.backends():
             out = staged / speaker_prefix(backend.repo_folder, NAME)
             registry.prepare_files(
-                backend.name, speaker_source=SPEAKER, checkpoint=CHECKPOINT, out_dir=out, progress=progress
+                backend.name,
+                speaker_source=SPEAKER,
+                checkpoint=CHECKPOINT,
+                out_dir=out,
+                cache_dir=cache_root() / "exports",
+                progress=progress,
             )
             write_manifest(out, build_manifest(out, NAME, backend.name, sha256_file(CHECKPOINT)))
         for part in ("bert", "onnx/bert"):

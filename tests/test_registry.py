@@ -134,7 +134,7 @@ def test_backend_without_a_hook_is_a_clear_error():
         registry.load_runtime("bare", Path("/x"))
     with pytest.raises(PluginError, match="does not support prepare files"):
         registry.prepare_files("bare", speaker_source=Path("/x"), checkpoint=Path("/x"),
-                               out_dir=Path("/y"), progress=None)
+                               out_dir=Path("/y"), cache_dir=Path("/z"), progress=None)
     assert registry.load_bert("bare", Path("/x"), "cpu") is None
 
 

@@ -1,5 +1,8 @@
 """prepare_files of the ONNX backend: exports through a cache that is reused and never stale."""
 
+import os
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -16,7 +19,12 @@ LEGACY = TINY / "variants" / "tiny_legacy_weightnorm_keys.safetensors"
 
 def prepare(out, checkpoint=CHECKPOINT):
     return get_registry().prepare_files(
-        "onnx", speaker_source=TINY, checkpoint=checkpoint, out_dir=out, progress=NullProgress()
+        "onnx",
+        speaker_source=TINY,
+        checkpoint=checkpoint,
+        out_dir=out,
+        cache_dir=Path(os.environ["HAYAKOE_CACHE"]) / "exports",
+        progress=NullProgress(),
     )
 
 

@@ -2,9 +2,10 @@
 
 An export depends on the checkpoint's bytes, the speaker's config.json and the exporter itself,
 so the key is ``sha256(checkpoint) + sha256(config.json) + EXPORTER_VERSION``. Exports live under
-``<cache root>/exports/<checkpoint sha256>/<key>/`` (never inside the user's folder); a folder is
-complete only once its ``.complete`` marker holds the key, so an interrupted export is redone,
-and a different checkpoint or exporter never reuses stale graphs.
+``<cache_dir>/<checkpoint sha256>/<key>/``, ``cache_dir`` being the folder the caller reserves for
+exports (see ``hayakoe_prepare_files``). A folder is complete only once its ``.complete`` marker
+holds the key, so an interrupted export is redone, and a different checkpoint or exporter never
+reuses stale graphs.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ def export_key(checkpoint: Path, config: Path, exporter_version: str) -> tuple[s
 
 
 def cached_export(
-    cache_root: Path,
+    cache_dir: Path,
     speaker_source: Path,
     checkpoint: Path,
     exporter_version: str,
@@ -35,7 +36,7 @@ def cached_export(
 ) -> list[Path]:
     """The graphs for this checkpoint: from the cache, or made by ``export(folder)`` and kept."""
     ckpt, key = export_key(checkpoint, speaker_source / "config.json", exporter_version)
-    folder = cache_root / "exports" / ckpt / key
+    folder = cache_dir / ckpt / key
     marker = folder / _MARKER
     if marker.is_file() and marker.read_text() == key:
         return sorted(p for p in folder.iterdir() if p.name != _MARKER)

@@ -10,7 +10,6 @@ import shutil
 from pathlib import Path
 
 from hayakoe_core.errors import PluginError
-from hayakoe_core.fetching import cache_root
 from hayakoe_core.hookspecs import hookimpl
 from hayakoe_core.progress import Progress
 from hayakoe_core.synthesis import SpeakerModel
@@ -40,7 +39,7 @@ def hayakoe_load_runtime(speaker_dir: Path, device: str, cache_dir: Path | None)
 
 @hookimpl
 def hayakoe_prepare_files(
-    speaker_source: Path, checkpoint: Path, out_dir: Path, progress: Progress
+    speaker_source: Path, checkpoint: Path, out_dir: Path, cache_dir: Path, progress: Progress
 ) -> list[Path]:
     try:
         from hayakoe_backend_onnx.export import EXPORTER_VERSION, export_onnx
@@ -52,7 +51,7 @@ def hayakoe_prepare_files(
 
     with progress.bar(f"export ONNX ({checkpoint.name})", total=3, unit="files") as bar:
         graphs = cached_export(
-            cache_root(),
+            cache_dir,
             speaker_source,
             checkpoint,
             EXPORTER_VERSION,

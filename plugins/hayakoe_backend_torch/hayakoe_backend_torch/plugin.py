@@ -56,7 +56,7 @@ def hayakoe_load_bert(bert_root: Path, device: str) -> BertFeatures | None:
 
 @hookimpl
 def hayakoe_prepare_files(
-    speaker_source: Path, checkpoint: Path, out_dir: Path, progress: Progress
+    speaker_source: Path, checkpoint: Path, out_dir: Path, cache_dir: Path, progress: Progress
 ) -> list[Path]:
     sources = [*(speaker_source / n for n in SPEAKER_FILES), checkpoint]
     out_dir.mkdir(parents=True, exist_ok=True)
