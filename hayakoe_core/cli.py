@@ -74,10 +74,10 @@ def plugins(as_json: bool) -> None:
 def list_speakers(url: str) -> None:
     """List the speakers published at URL (hf://org/repo, s3://bucket/prefix, a folder, ...)."""
     registry = get_registry()
-    target = registry.parse_url(url)
-    speakers = registry.call(target, "hayakoe_list_speakers")
+    store = registry.open(url)
+    speakers = store.list_speakers()
     if not speakers:
-        click.echo(f"no speakers at {target.url}")
+        click.echo(f"no speakers at {store.url}")
         return
     folders = {b.repo_folder: b.name for b in registry.backends()}
     for folder, names in speakers.items():

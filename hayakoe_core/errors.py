@@ -34,3 +34,16 @@ class UnreachableError(HayakoeError):
 
     Destination plugins raise this so the runtime can fall back to its cache.
     """
+
+
+class ConflictError(HayakoeError):
+    """The destination changed since the state a promote expected (someone else published
+    meanwhile), or another publisher holds it right now. Nothing a reader can see was changed.
+
+    ``busy`` is true when another promote is in progress (waiting and retrying may succeed
+    without re-reading anything); false when the destination moved (re-read, then retry).
+    """
+
+    def __init__(self, message: str, *, busy: bool = False) -> None:
+        super().__init__(message)
+        self.busy = busy

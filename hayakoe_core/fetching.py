@@ -30,7 +30,7 @@ from hayakoe_core.errors import HayakoeError, NotFoundError, UnreachableError
 from hayakoe_core.layout import MANIFEST
 from hayakoe_core.manifest import Manifest
 from hayakoe_core.progress import NullProgress, Progress
-from hayakoe_core.registry import Registry
+from hayakoe_core.registry import Capability, Store
 from hayakoe_core.types import Target
 
 CACHE_ENV = "HAYAKOE_CACHE"
@@ -62,48 +62,38 @@ class Fetcher:
 
     def __init__(
         self,
-        registry: Registry,
         root: Path,
         *,
         offline: bool = False,
         progress: Progress | None = None,
     ) -> None:
-        self.registry = registry
         self.root = root
         self.offline = offline
         self.progress = progress or NullProgress()
 
-    def fetch(self, target: Target, prefix: str) -> Fetched:
-        """The local folder holding ``<target>/<prefix>/``, fetched if needed and verified.
+    def fetch(self, store: Store, prefix: str) -> Fetched:
+        """The local folder holding ``<store>/<prefix>/``, fetched if needed and verified.
 
         Raises :class:`NotFoundError` when nothing is there (or, offline, nothing is cached).
         """
-        key = f"{target.url}|{prefix}"
-        if self.offline and (self._index().get(key) or self.registry.destination(target).network):
+        key = f"{store.url}|{prefix}"
+        if self.offline and (self._index().get(key) or store.info.network):
             return self._cached(key)
         try:
-            return self._fetch(target, prefix, key)
+            return self._fetch(store, prefix, key)
         except UnreachableError:
             if self._index().get(key) is None:
                 raise
             return self._cached(key)
 
-    def _fetch(self, target: Target, prefix: str, key: str) -> Fetched:
-        remote = self._remote_manifest(target, prefix)
+    def _fetch(self, store: Store, prefix: str, key: str) -> Fetched:
+        remote = self._remote_manifest(store, prefix)
         known = self._index().get(key)
         if remote is not None and known and known.get("manifest_sha256") == _sha(remote):
             path = Path(known["path"])
             if (path / MANIFEST).is_file() and (path / MANIFEST).read_bytes() == remote:
-                return Fetched(path, Manifest.parse(remote, f"{target.url}/{prefix}/{MANIFEST}"))
-        path = Path(
-            self.registry.call(
-                target,
-                "hayakoe_fetch",
-                prefix=prefix,
-                cache_dir=target_cache(self.root, target),
-                progress=self.progress,
-            )
-        )
+                return Fetched(path, Manifest.parse(remote, f"{store.url}/{prefix}/{MANIFEST}"))
+        path = Path(store.fetch(prefix, target_cache(self.root, store.target), self.progress))
         manifest = Manifest.read(path)
         if manifest is not None and not _is_inside(path, self.root):
             _check_sizes(manifest, path)  # read in place (local folder): nothing was downloaded
@@ -112,10 +102,10 @@ class Fetcher:
         self._remember(key, path, (path / MANIFEST).read_bytes() if manifest else None)
         return Fetched(path, manifest)
 
-    def _remote_manifest(self, target: Target, prefix: str) -> bytes | None:
-        if not self.registry.has(target, "hayakoe_read_file"):
+    def _remote_manifest(self, store: Store, prefix: str) -> bytes | None:
+        if not store.supports(Capability.READ_FILE):
             return None
-        return self.registry.call(target, "hayakoe_read_file", path=f"{prefix}/{MANIFEST}")
+        return store.read_file(f"{prefix}/{MANIFEST}")
 
     def _cached(self, key: str) -> Fetched:
         known = self._index().get(key)

@@ -8,9 +8,12 @@ A plugin is a module registered in the ``hayakoe`` entry-point group, e.g. in it
 It implements hooks with ``@hayakoe_core.hookspecs.hookimpl``. There are two kinds of plugin:
 
 * **Destinations** declare themselves with :func:`hayakoe_destination` and own URL schemes. They
-  implement :func:`hayakoe_parse_url` plus any of the storage hooks (upload, fetch, read_file,
-  list, read_readme, delete). A plugin that implements only some is fine: callers ask the registry which
-  hooks a plugin has (a fetch-only destination loads speakers but cannot be published to).
+  implement :func:`hayakoe_parse_url` plus any of the storage hooks: reading (fetch, read_file,
+  list_speakers), writing (delete_speaker, upload) and the publishing contract (read_state,
+  stage, promote, discard, cleanup, unlock) with its helpers (probe, find_credentials). A plugin
+  that implements only some is fine: callers hold a :class:`~hayakoe_core.registry.Store` for a
+  URL and ask it what the plugin supports (a fetch-only destination loads speakers but cannot be
+  published to; an upload-only one is published to without a staged verification).
 * **Backends** declare themselves with :func:`hayakoe_backend` and own one top-level folder of the
   repo layout (``onnx/`` or ``pytorch/``). They implement :func:`hayakoe_prepare_files` and
   :func:`hayakoe_load_runtime`, and may implement :func:`hayakoe_load_bert`.
@@ -18,6 +21,18 @@ It implements hooks with ``@hayakoe_core.hookspecs.hookimpl``. There are two kin
 Apart from the declarations and :func:`hayakoe_parse_url`, which every plugin is asked, the
 registry calls a hook **only on the plugin that owns the target or backend** (the one whose
 ``Target.plugin`` or ``BackendInfo.name`` matches), so implementations never check ownership.
+
+Publishing (ARCHITECTURE §6, step 9) is three steps, so that nothing becomes visible before it is
+proven to load and nothing live is lost or half-replaced::
+
+    staging = stage(target, tree, new_staging_id(), progress)   # hidden; staging.url loads
+    ... verify: load the speakers from staging.url in a clean process ...
+    state = promote(target, staging, staging.base, progress)    # compare-and-swap, exclusive
+    discard(target, staging)
+
+A promote whose expected state is stale raises :class:`~hayakoe_core.errors.ConflictError`
+having changed nothing; the caller re-reads (:func:`hayakoe_read_state`), refreshes what depends
+on the destination (the README) by staging it again under the same id, and retries.
 
 Remote paths: every ``prefix``, ``name`` or remote file path a hook receives has already been
 checked by core (no ``..``, no absolute part, no backslash). Paths a plugin reads back *from* a
@@ -37,9 +52,11 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
+    from datetime import timedelta
+
     from hayakoe_core.progress import Progress
     from hayakoe_core.synthesis import BertFeatures, SpeakerModel
-    from hayakoe_core.types import BackendInfo, DestinationInfo, Target
+    from hayakoe_core.types import BackendInfo, DestinationInfo, DestinationState, Staging, Target
 
 PROJECT = "hayakoe"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -56,11 +73,24 @@ def hayakoe_destination() -> DestinationInfo:
     Called once per plugin when the registry loads. Two plugins claiming one scheme are both
     refused for that scheme, with a message naming both (disable one with ``HAYAKOE_DISABLE_PLUGINS``).
 
+    Declare the environment variables the plugin reads as ``settings`` (address parts,
+    credentials, options) so that ``hayakoe publish`` can prompt for them and keep them in
+    ``.env`` without knowing the plugin.
+
     Example::
 
         @hookimpl
         def hayakoe_destination():
-            return DestinationInfo(name="zip", schemes=("zip",), description="a zip archive")
+            return DestinationInfo(
+                name="gcs",
+                schemes=("gs",),
+                description="Google Cloud Storage",
+                settings=(
+                    Setting("HAYAKOE_GCS_BUCKET", "bucket", role="address", required=True),
+                    Setting("GOOGLE_APPLICATION_CREDENTIALS", "service account key file"),
+                ),
+                url_template="gs://{HAYAKOE_GCS_BUCKET}",
+            )
     """
 
 
@@ -143,16 +173,112 @@ def hayakoe_list_speakers(target: Target) -> dict[str, list[str]]:
 
 
 @hookspec(firstresult=True)
-def hayakoe_read_readme(target: Target) -> str | None:
-    """The text of ``<target>/README.md``, or ``None`` if there is none."""
-
-
-@hookspec(firstresult=True)
 def hayakoe_delete_speaker(target: Target, repo_folder: str, name: str) -> bool:
     """Remove ``<target>/<repo_folder>/speakers/<name>/`` and nothing else.
 
     Returns ``True`` if something was removed, ``False`` if the speaker was not there.
     """
+
+
+# --- publishing -------------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def hayakoe_read_state(target: Target) -> DestinationState:
+    """The destination's state now, for a later :func:`hayakoe_promote` to compare against.
+
+    One cheap request. A destination nobody promoted to yet answers ``DestinationState("")``.
+    """
+
+
+@hookspec(firstresult=True)
+def hayakoe_stage(target: Target, local_dir: Path, staging_id: str, progress: Progress) -> Staging:
+    """Put the repo tree ``local_dir`` where readers of the live location do not see it.
+
+    ``local_dir`` is laid out like a repo (ARCHITECTURE §5): speaker folders
+    (``<repo folder>/speakers/<name>/``), loose files such as ``README.md``, maybe the shared BERT.
+    Read the destination's state **first** and return it as ``Staging.base``. Put the tree under
+    ``staging_id`` (HF: a branch of the target repo; S3: a hidden prefix such as
+    ``<prefix>/.hayakoe/staging/<id>/``; a folder: a hidden folder beside the live ones). If a
+    staging area with this id exists already, add the tree to it: its speaker folders replace
+    the staged ones, other files are written over (the caller refreshes the README this way).
+
+    ``Staging.url`` must load: ``TTS().load(name, source=staging.url)`` finds every staged speaker
+    folder there. Shared files not in the tree (an unchanged BERT) need not be visible there:
+    callers name the BERT source explicitly when verifying.
+
+    Nothing is sent twice: a file whose content the destination already holds (live or staged)
+    is made from those bytes, not sent again, and reported in ``Staging.transfers`` as
+    ``"reused"`` (or ``"unchanged"`` when the live file is identical and promote has nothing to
+    do); others are ``"sent"``. Report bytes sent on ``progress``. On failure raise; the live
+    location is untouched and the partial staging area is removed where possible (else
+    :func:`hayakoe_cleanup` finds it).
+
+    Example::
+
+        staging = store.stage(tree, new_staging_id(), progress)
+        TTS().load("tsukuyomi", source=staging.url).prepare()   # the staged copy
+    """
+
+
+@hookspec(firstresult=True)
+def hayakoe_promote(
+    target: Target, staging: Staging, expected: DestinationState, progress: Progress
+) -> DestinationState:
+    """Make the staged speakers and loose files live, if the destination is still ``expected``.
+
+    Each staged speaker folder replaces the live folder of that name **whole** (live files the
+    staged folder lacks are removed); loose files are written over; other speakers and files are
+    untouched. Bytes sent at staging are not sent again. Promotes of one destination are
+    exclusive and never interleave; the plugin's docstring states its mechanism and how a
+    publisher that dies while holding it is recovered from (expiry, roll-forward).
+
+    If the destination is not in state ``expected`` (someone promoted meanwhile), or another
+    promote holds it, raise :class:`~hayakoe_core.errors.ConflictError` (``busy=True`` for the
+    latter) having changed nothing a reader can see. Returns the new state. The staging area is
+    left for :func:`hayakoe_discard`.
+    """
+
+
+@hookspec(firstresult=True)
+def hayakoe_discard(target: Target, staging: Staging) -> None:
+    """Remove a staging area. Idempotent (a missing one is fine); never touches the live location."""
+
+
+@hookspec(firstresult=True)
+def hayakoe_cleanup(target: Target, older_than: timedelta, dry_run: bool) -> list[str]:
+    """Find what crashed publishes left behind and remove it unless ``dry_run``.
+
+    That is every staging area whose id is older than ``older_than`` (see
+    :func:`hayakoe_core.types.staging_created`) and store-specific debris of the same age (S3:
+    incomplete multipart uploads under the target). Returns one line per thing found, e.g.
+    ``"staging 20261129T101500Z-1a2b3c4d5e6f (3 speakers)"``. Live content is never touched.
+    """
+
+
+@hookspec(firstresult=True)
+def hayakoe_unlock(target: Target) -> str | None:
+    """Break the exclusive state that makes promotes exclusive (a lock file, a lease), whatever
+    its age. Called only when a user asks for it explicitly (``--force-unlock``), after a
+    publisher died holding it and the documented expiry is too far away. Returns what was broken
+    (one line), or ``None`` if nothing was held."""
+
+
+@hookspec(firstresult=True)
+def hayakoe_probe(target: Target) -> None:
+    """Check cheaply that the destination can be published to: credentials present, store
+    reachable, writes allowed (a probe object under a hidden path may be written and removed;
+    nothing a reader sees changes). Raise a :class:`~hayakoe_core.errors.HayakoeError` naming the
+    variable or setting to fix; :class:`~hayakoe_core.errors.UnreachableError` when the store
+    cannot be reached."""
+
+
+@hookspec(firstresult=True)
+def hayakoe_find_credentials(target: Target) -> str | None:
+    """Where the store client's own credential chain finds credentials for ``target`` right now
+    (``"HF_TOKEN"``, ``"saved login"``, ``"AWS profile work"``, ``"environment"``), or ``None``
+    when it finds none. Never the secret itself; no network. Publishing asks for the declared
+    credential settings only when this is ``None``."""
 
 
 # --- backends -----------------------------------------------------------------------------------

@@ -5,7 +5,9 @@ Loading is tolerant: a plugin that fails to import or declares nonsense is recor
 backend are both refused for it, with a message naming both. ``HAYAKOE_DISABLE_PLUGINS`` (names
 separated by commas) skips plugins by entry-point name: that is how a user replaces a built-in.
 
-The CLI, the publish flow and the runtime all go through :func:`get_registry`.
+The CLI, the publish flow and the runtime all go through :func:`get_registry`. They reach a
+destination through one typed handle, :class:`Store` (``get_registry().open(url)``), whose
+methods call the owning plugin's hooks; hook names appear nowhere else.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
+from datetime import timedelta
+from enum import Enum
 from importlib import metadata
 from pathlib import Path
 from types import ModuleType
@@ -22,8 +26,10 @@ import pluggy
 
 from hayakoe_core import hookspecs
 from hayakoe_core.errors import PluginError, UrlError
-from hayakoe_core.paths import safe_name, safe_relpath
-from hayakoe_core.types import BackendInfo, DestinationInfo, Target
+from hayakoe_core.layout import README
+from hayakoe_core.paths import safe_name, safe_relpath, speaker_prefix
+from hayakoe_core.progress import NullProgress, Progress
+from hayakoe_core.types import BackendInfo, DestinationInfo, DestinationState, Staging, Target
 
 ENTRY_POINT_GROUP = "hayakoe"
 DISABLE_ENV = "HAYAKOE_DISABLE_PLUGINS"
@@ -32,13 +38,22 @@ DISABLE_ENV = "HAYAKOE_DISABLE_PLUGINS"
 # This is knowledge of our own packaging, not an import of any plugin.
 _DESTINATION_EXTRAS = {"hf": "hf", "s3": "s3", "file": None}
 _BACKEND_EXTRAS = {"onnx": "cpu", "torch": "gpu"}
-_STORAGE_HOOKS = (
-    "hayakoe_upload",
-    "hayakoe_fetch",
-    "hayakoe_list_speakers",
-    "hayakoe_read_readme",
-    "hayakoe_delete_speaker",
-)
+
+
+class Capability(Enum):
+    """What a destination can do; each needs the listed hooks (``Store.supports``)."""
+
+    FETCH = ("hayakoe_fetch",)
+    READ_FILE = ("hayakoe_read_file",)
+    LIST = ("hayakoe_list_speakers",)
+    DELETE = ("hayakoe_delete_speaker",)
+    UPLOAD = ("hayakoe_upload",)
+    #: the stage → verify → promote contract
+    PUBLISH = ("hayakoe_read_state", "hayakoe_stage", "hayakoe_promote", "hayakoe_discard")
+    CLEANUP = ("hayakoe_cleanup",)
+    UNLOCK = ("hayakoe_unlock",)
+    PROBE = ("hayakoe_probe",)
+    FIND_CREDENTIALS = ("hayakoe_find_credentials",)
 
 
 @dataclass
@@ -230,18 +245,10 @@ class Registry:
             "plain paths must start with /, ./ or ../)"
         )
 
-    def destination(self, target: Target) -> DestinationInfo:
-        """The declaration of the plugin that owns ``target``."""
-        return self._owner(target.plugin).declaration  # type: ignore[return-value]
-
-    def has(self, target: Target, hook: str) -> bool:
-        """Whether the plugin owning ``target`` implements ``hook`` (e.g. ``"hayakoe_upload"``)."""
-        return hook in self._owner(target.plugin).hooks
-
-    def call(self, target: Target, hook: str, **kwargs: Any) -> Any:
-        """Call ``hook`` on the destination plugin that owns ``target`` only."""
-        record = self._owner(target.plugin)
-        return self._call_on(record, hook, f"{target.scheme}://", target=target, **_checked_paths(kwargs))
+    def open(self, where: str | Target) -> Store:
+        """The handle for the destination at ``where`` (a URL, or a parsed :class:`Target`)."""
+        target = self.parse_url(where) if isinstance(where, str) else where
+        return Store(self, self._owner(target.plugin), target)
 
     def load_runtime(
         self, backend: str, speaker_dir: Path, device: str = "cpu", cache_dir: Path | None = None
@@ -296,26 +303,140 @@ class Registry:
         raise PluginError(f"destination plugin {name!r} is not loaded")
 
     def _call_on(self, record: PluginRecord, hook: str, what: str, **kwargs: Any) -> Any:
-        """Call ``hook`` on ``record``'s plugin alone; :class:`PluginError` if it lacks the hook."""
+        """Call ``hook`` on ``record``'s plugin alone; :class:`PluginError` if it lacks the hook.
+
+        A ``hook`` that is not a hookspec is a bug in core: AttributeError, with its traceback.
+        """
+        caller = getattr(self.pm.hook, hook)
         if hook not in record.hooks:
             verb = hook.removeprefix("hayakoe_").replace("_", " ")
             raise PluginError(f"{what} (plugin '{record.name}') does not support {verb}")
         others = [p for p in self.pm.get_plugins() if p is not record.plugin]
-        return self.pm.subset_hook_caller(hook, remove_plugins=others)(**kwargs)
+        return self.pm.subset_hook_caller(caller.name, remove_plugins=others)(**kwargs)
 
 
-def _checked_paths(kwargs: dict[str, Any]) -> dict[str, Any]:
-    """Refuse unsafe remote paths before any plugin sees them (the hookspecs promise this)."""
-    checked = dict(kwargs)
-    if "prefix" in checked:
-        checked["prefix"] = safe_relpath(checked["prefix"], allow_empty=True)
-    if "path" in checked:
-        checked["path"] = safe_relpath(checked["path"])
-    if "repo_folder" in checked:
-        checked["repo_folder"] = safe_relpath(checked["repo_folder"])
-    if "name" in checked:
-        checked["name"] = safe_name(checked["name"])
-    return checked
+class Store:
+    """One destination, as callers use it: a method per storage hook, routed to the plugin that
+    owns the URL (looked up once), remote paths checked before the plugin sees them.
+
+    A method whose hook the plugin lacks raises :class:`PluginError` ("… does not support …");
+    ask :meth:`supports` first where that is an expected case (a fetch-only destination).
+    """
+
+    def __init__(self, registry: Registry, record: PluginRecord, target: Target) -> None:
+        self._registry, self._record, self.target = registry, record, target
+        self.info: DestinationInfo = record.declaration  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Store({self.target.url!r}, plugin={self._record.name!r})"
+
+    @property
+    def url(self) -> str:
+        return self.target.url
+
+    def supports(self, capability: Capability) -> bool:
+        """Whether the owning plugin implements every hook ``capability`` needs."""
+        return all(hook in self._record.hooks for hook in capability.value)
+
+    def _call(self, hook: str, **kwargs: Any) -> Any:
+        return self._registry._call_on(
+            self._record, hook, f"{self.target.scheme}://", target=self.target, **kwargs
+        )
+
+    # --- reading ------------------------------------------------------------------------------
+
+    def fetch(self, prefix: str, cache_dir: Path, progress: Progress | None = None) -> Path:
+        """A local folder holding ``<target>/<prefix>/`` (see ``hayakoe_fetch``)."""
+        return self._call(
+            "hayakoe_fetch",
+            prefix=safe_relpath(prefix, allow_empty=True),
+            cache_dir=cache_dir,
+            progress=progress or NullProgress(),
+        )
+
+    def read_file(self, path: str) -> bytes | None:
+        """The bytes of the small file ``<target>/<path>``, or ``None``."""
+        return self._call("hayakoe_read_file", path=safe_relpath(path))
+
+    def read_readme(self) -> str | None:
+        """The text of the destination's ``README.md``, or ``None`` if it has none."""
+        data = self.read_file(README)
+        return None if data is None else data.decode("utf-8", errors="replace")
+
+    def list_speakers(self) -> dict[str, list[str]]:
+        """Speakers by repo folder: ``{"onnx": ["a"], "pytorch": ["a"]}``."""
+        return self._call("hayakoe_list_speakers")
+
+    # --- writing ------------------------------------------------------------------------------
+
+    def delete_speaker(self, repo_folder: str, name: str) -> bool:
+        """Remove ``<repo_folder>/speakers/<name>/`` only; whether something was there."""
+        speaker_prefix(repo_folder, name)  # refuses unsafe parts before the plugin sees them
+        return self._call("hayakoe_delete_speaker", repo_folder=repo_folder, name=name)
+
+    def upload(self, local_dir: Path, prefix: str = "", progress: Progress | None = None) -> None:
+        """Send the repo tree ``local_dir`` live in one step (no staging; see ``hayakoe_upload``)."""
+        self._call(
+            "hayakoe_upload",
+            local_dir=local_dir,
+            prefix=safe_relpath(prefix, allow_empty=True),
+            progress=progress or NullProgress(),
+        )
+
+    # --- publishing ---------------------------------------------------------------------------
+
+    def read_state(self) -> DestinationState:
+        """The destination's state now (see ``hayakoe_read_state``)."""
+        return self._checked(self._call("hayakoe_read_state"), DestinationState, "read_state")
+
+    def stage(self, local_dir: Path, staging_id: str, progress: Progress | None = None) -> Staging:
+        """Stage the repo tree ``local_dir`` out of readers' sight (see ``hayakoe_stage``)."""
+        staging = self._call(
+            "hayakoe_stage",
+            local_dir=local_dir,
+            staging_id=safe_name(staging_id),
+            progress=progress or NullProgress(),
+        )
+        return self._checked(staging, Staging, "stage")
+
+    def promote(
+        self, staging: Staging, expected: DestinationState, progress: Progress | None = None
+    ) -> DestinationState:
+        """Make ``staging`` live if the destination is still ``expected`` (see ``hayakoe_promote``)."""
+        state = self._call(
+            "hayakoe_promote", staging=staging, expected=expected, progress=progress or NullProgress()
+        )
+        return self._checked(state, DestinationState, "promote")
+
+    def discard(self, staging: Staging) -> None:
+        """Remove a staging area (idempotent)."""
+        self._call("hayakoe_discard", staging=staging)
+
+    def cleanup(self, older_than: timedelta, *, dry_run: bool = False) -> list[str]:
+        """Staging areas and other debris older than ``older_than``, removed unless ``dry_run``."""
+        return self._call("hayakoe_cleanup", older_than=older_than, dry_run=dry_run)
+
+    def unlock(self) -> str | None:
+        """Break the destination's promote lock or lease (explicit user request only)."""
+        return self._call("hayakoe_unlock")
+
+    def probe(self) -> None:
+        """Raise unless the destination can be published to (credentials, reachable, writable)."""
+        self._call("hayakoe_probe")
+
+    def find_credentials(self) -> str | None:
+        """Where the store client finds credentials now (never the secret), or ``None``."""
+        if not self.supports(Capability.FIND_CREDENTIALS):
+            return None
+        return self._call("hayakoe_find_credentials")
+
+    def _checked(self, value: Any, kind: type, hook: str) -> Any:
+        if not isinstance(value, kind):
+            raise PluginError(
+                f"plugin '{self._record.name}' returned {type(value).__name__} from {hook}, "
+                f"not {kind.__name__}"
+            )
+        return value
 
 
 _LABELS = {"hf": "HuggingFace Hub", "s3": "S3", "file": "local folder"}

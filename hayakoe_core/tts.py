@@ -23,12 +23,11 @@ from hayakoe_core.errors import HayakoeError, NotFoundError
 from hayakoe_core.fetching import Fetcher, cache_root
 from hayakoe_core.paths import safe_name, speaker_prefix
 from hayakoe_core.progress import NullProgress, Progress, RichProgress
-from hayakoe_core.registry import Registry, get_registry
+from hayakoe_core.registry import Capability, Registry, Store, get_registry
 from hayakoe_core.speaker import Speaker
 from hayakoe_core.synthesis import BertFeatures
 from hayakoe_core.text.frontend import TextFrontend
 from hayakoe_core.text.user_dict import UserDictionary
-from hayakoe_core.types import Target
 
 DEFAULT_BERT_SOURCE = "hf://lemondouble/hayakoe"
 BERT_SOURCE_ENV = "HAYAKOE_BERT_SOURCE"
@@ -68,7 +67,7 @@ class TTS:
         self.offline = offline
         self.speakers: dict[str, Speaker] = {}
         self._hf_token = hf_token
-        self._sources: dict[str, Target] = {}
+        self._sources: dict[str, Store] = {}
         self._user_dict = UserDictionary()
         self._frontend = TextFrontend(self._user_dict)
         self._bert: BertFeatures | None = None
@@ -79,7 +78,7 @@ class TTS:
 
     def load(self, name: str, source: str) -> TTS:
         """Register speaker ``name`` from ``source`` (a destination URL); nothing is fetched yet."""
-        self._sources[safe_name(name)] = self._target(source)
+        self._sources[safe_name(name)] = self._store(source)
         return self
 
     def add_word(self, surface: str, reading: str, accent: int = 0) -> TTS:
@@ -115,62 +114,62 @@ class TTS:
         kind = (device or self.device).split(":", 1)[0]
         backend = self.backend if device is None else _DEFAULT_BACKEND.get(kind, self.backend)
         fetcher = self._fetcher()
-        for name, target in self._sources.items():
-            self._fetch_speaker(fetcher, name, target, backend)
+        for name, store in self._sources.items():
+            self._fetch_speaker(fetcher, name, store, backend)
         self._bert_root(fetcher, with_fp32=kind == "cuda")
         return self
 
     # --- internals ----------------------------------------------------------------------------
 
-    def _target(self, url: str) -> Target:
+    def _store(self, url: str) -> Store:
         target = self._registry.parse_url(url)
         if target.scheme == "hf" and self._hf_token:
             target = dataclasses.replace(target, credential=self._hf_token)
-        return target
+        return self._registry.open(target)
 
     def _fetcher(self) -> Fetcher:
         progress: Progress = RichProgress() if sys.stderr.isatty() else NullProgress()
-        return Fetcher(self._registry, self.cache_dir, offline=self.offline, progress=progress)
+        return Fetcher(self.cache_dir, offline=self.offline, progress=progress)
 
-    def _fetch_speaker(self, fetcher: Fetcher, name: str, target: Target, backend: str | None = None) -> Path:
+    def _fetch_speaker(self, fetcher: Fetcher, name: str, store: Store, backend: str | None = None) -> Path:
         folder = self._registry.backend(backend or self.backend).repo_folder
         try:
-            return fetcher.fetch(target, speaker_prefix(folder, name)).path
+            return fetcher.fetch(store, speaker_prefix(folder, name)).path
         except NotFoundError:
-            if fetcher.offline or not self._registry.has(target, "hayakoe_list_speakers"):
+            if fetcher.offline or not store.supports(Capability.LIST):
                 raise
-            there = self._registry.call(target, "hayakoe_list_speakers")
+            there = store.list_speakers()
             listing = "; ".join(f"{f}/: {', '.join(n)}" for f, n in there.items()) or "none"
             raise NotFoundError(
-                f"speaker {name!r} is not at {target.url} under {folder}/ (speakers there: {listing})"
+                f"speaker {name!r} is not at {store.url} under {folder}/ (speakers there: {listing})"
             ) from None
 
-    def _bert_candidates(self) -> Iterator[tuple[Target, bool]]:
+    def _bert_candidates(self) -> Iterator[tuple[Store, bool]]:
         """Where the BERT may come from, in order, each marked whether it must be there.
 
         A generator, so a fallback is parsed only when reached: a speaker source holding the BERT
         needs no plugin for the default's scheme.
         """
         if self.bert_source:
-            yield self._target(self.bert_source), True
+            yield self._store(self.bert_source), True
             return
-        for target in dict.fromkeys(self._sources.values()):
-            yield target, False
-        yield self._target(os.environ.get(BERT_SOURCE_ENV) or DEFAULT_BERT_SOURCE), True
+        for store in {s.url: s for s in self._sources.values()}.values():
+            yield store, False
+        yield self._store(os.environ.get(BERT_SOURCE_ENV) or DEFAULT_BERT_SOURCE), True
 
     def _bert_root(self, fetcher: Fetcher, with_fp32: bool) -> Path:
-        for target, required in self._bert_candidates():
+        for store, required in self._bert_candidates():
             try:
-                roots = {_root_of(fetcher.fetch(target, p).path, p) for p in CPU_PREFIXES}
+                roots = {_root_of(fetcher.fetch(store, p).path, p) for p in CPU_PREFIXES}
             except NotFoundError:
                 if required:
                     raise
                 continue
             if len(roots) != 1:
-                raise HayakoeError(f"{target.url}: BERT files came back in different folders: {roots}")
+                raise HayakoeError(f"{store.url}: BERT files came back in different folders: {roots}")
             if with_fp32:
                 with contextlib.suppress(NotFoundError):  # torch falls back to the ONNX BERT
-                    fetcher.fetch(target, TORCH_FP32_DIR)
+                    fetcher.fetch(store, TORCH_FP32_DIR)
             return roots.pop()
         raise AssertionError("the last BERT candidate is always required")
 

@@ -31,7 +31,7 @@ NAME = "tiny"
 def main(dest: str) -> None:
     registry = get_registry()
     progress = RichProgress()
-    target = registry.parse_url(str(Path(dest).resolve()))
+    store = registry.open(str(Path(dest).resolve()))
     with tempfile.TemporaryDirectory() as tmp:
         staged = Path(tmp)
         for backend in registry.backends():
@@ -47,8 +47,8 @@ def main(dest: str) -> None:
             write_manifest(out, build_manifest(out, NAME, backend.name, sha256_file(CHECKPOINT)))
         for part in ("bert", "onnx/bert"):
             shutil.copytree(BERT / part, staged / part, dirs_exist_ok=True)
-        registry.call(target, "hayakoe_upload", local_dir=staged, prefix="", progress=progress)
-    print(f"demo repo ready at {target.url}")
+        store.upload(staged, progress=progress)
+    print(f"demo repo ready at {store.url}")
 
 
 if __name__ == "__main__":

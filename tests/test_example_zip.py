@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from hayakoe_core.progress import NullProgress
 from hayakoe_core.registry import get_registry
 from hayakoe_core.testing import DestinationConformance
 
@@ -27,15 +26,12 @@ def test_found_through_its_entry_point():
 
 
 def test_cli_lists_speakers_in_a_zip(tmp_path):
-    registry = get_registry()
-    target = registry.parse_url(f"zip://{tmp_path}/v.zip")
+    store = get_registry().open(f"zip://{tmp_path}/v.zip")
     staged = tmp_path / "staged" / "onnx" / "speakers" / "tsukuyomi"
     staged.mkdir(parents=True)
     (staged / "config.json").write_text("{}")
-    registry.call(
-        target, "hayakoe_upload", local_dir=tmp_path / "staged", prefix="", progress=NullProgress()
-    )
+    store.upload(tmp_path / "staged")
     out = subprocess.run(
-        [sys.executable, "-m", "hayakoe", "list", target.url], capture_output=True, text=True, check=True
+        [sys.executable, "-m", "hayakoe", "list", store.url], capture_output=True, text=True, check=True
     ).stdout
     assert "tsukuyomi" in out and "onnx" in out

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from hayakoe_core.errors import PluginError
+from hayakoe_core.errors import PluginError, UnsafePathError
 from hayakoe_core.hookspecs import hookimpl
-from hayakoe_core.registry import Registry, get_registry
+from hayakoe_core.registry import Capability, Registry, get_registry
 from hayakoe_core.types import BackendInfo, DestinationInfo, Target
 
 
@@ -187,28 +187,50 @@ def test_invalid_plugins_are_recorded_not_registered(plugin, fragment):
     assert registry.schemes() == []
 
 
-def test_calls_reach_only_the_owner_and_unsupported_hooks_are_clear():
-    registry = get_registry()
-    target = registry.parse_url("s3://bucket")
-    other = Target(plugin="local", scheme="file", url="file:///nowhere", location="/nowhere")
-    assert registry.call(other, "hayakoe_list_speakers") == {}
-    registry2 = Registry()
+class _FetchOnly:
+    @hookimpl
+    def hayakoe_destination(self):
+        return DestinationInfo(name="ro", schemes=("ro",))
 
-    class FetchOnly:
-        @hookimpl
-        def hayakoe_destination(self):
-            return DestinationInfo(name="ro", schemes=("ro",))
+    @hookimpl
+    def hayakoe_parse_url(self, url):
+        return Target(plugin="ro", scheme="ro", url=url, location="") if url == "ro://" else None
 
-        @hookimpl
-        def hayakoe_parse_url(self, url):
-            return Target(plugin="ro", scheme="ro", url=url, location="") if url == "ro://" else None
+    @hookimpl
+    def hayakoe_read_file(self, target, path):
+        return f"{target.url}|{path}".encode()
 
-    registry2.register(FetchOnly(), name="ro")
-    ro = registry2.parse_url("ro://")
-    assert not registry2.has(ro, "hayakoe_upload")
+    @hookimpl
+    def hayakoe_read_state(self, target):
+        return "not a DestinationState"
+
+
+def test_store_reaches_only_the_owner_and_unsupported_hooks_are_clear():
+    registry = Registry()
+    registry.register(_FetchOnly(), name="ro")
+    store = registry.open("ro://")
+    assert store.target == registry.parse_url("ro://") and store.info.name == "ro"
+    assert store.supports(Capability.READ_FILE)
+    assert not store.supports(Capability.UPLOAD) and not store.supports(Capability.PUBLISH)
+    assert store.read_file("a/./b") == b"ro://|a/b"
     with pytest.raises(PluginError, match="does not support upload"):
-        registry2.call(ro, "hayakoe_upload", local_dir=Path("."), prefix="", progress=None)
-    assert target.plugin == "s3"
+        store.upload(Path("."))
+    with pytest.raises(PluginError, match="returned str from read_state, not DestinationState"):
+        store.read_state()
+    for bad in ("../x", "/etc/passwd", "a\\b"):
+        with pytest.raises(UnsafePathError):
+            store.read_file(bad)
+    # the built-in local destination through the process registry: only its owner answers
+    nowhere = Target(plugin="local", scheme="file", url="file:///nowhere", location="/nowhere")
+    other = get_registry().open(nowhere)
+    assert other.list_speakers() == {}
+
+
+def test_a_misspelt_hook_name_in_core_is_a_bug_with_a_traceback():
+    registry = Registry()
+    record = registry.register(_FetchOnly(), name="ro")
+    with pytest.raises(AttributeError):
+        registry._call_on(record, "hayakoe_raed_file", "ro://", target=None, path="x")
 
 
 def test_cli_lists_broken_plugin_and_keeps_working(site):

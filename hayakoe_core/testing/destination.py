@@ -11,23 +11,33 @@ Subclass :class:`DestinationConformance` in a test module and provide a function
         def destination_url(self, tmp_path):
             return f"zip://{tmp_path}/voices.zip"
 
-The suite goes through the registry, as the CLI and the runtime do, so the plugin must be
-installed (entry point) or registered by an overridden ``registry`` fixture. It checks only what
-the plugin implements: a plugin without ``hayakoe_upload`` skips the write tests and must override
-:meth:`DestinationConformance.seed` to put files in place by its own means for the read tests.
+The suite goes through the registry's :class:`~hayakoe_core.registry.Store` handle, as the CLI,
+the publish flow and the runtime do, so the plugin must be installed (entry point) or registered
+by an overridden ``registry`` fixture. It checks only what the plugin implements:
+
+* reading (fetch, read_file, list_speakers) — a plugin without a way to write must override
+  :meth:`DestinationConformance.seed` to put files in place by its own means;
+* writing (upload, delete_speaker);
+* the publishing contract (read_state, stage, promote, discard; cleanup and unlock when present):
+  staging is invisible to readers of the live location, the staged URL loads, a promote replaces
+  each staged speaker whole and leaves everything else byte-identical, a promote from a stale
+  state raises :class:`~hayakoe_core.errors.ConflictError` and changes nothing, a staging area
+  refreshed after a conflict promotes, a crash between stage and promote leaves the live
+  location as it was and the stale staging is found and removed, and a network store sends no
+  byte twice.
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from hayakoe_core.errors import NotFoundError, UnsafePathError
+from hayakoe_core.errors import ConflictError, NotFoundError, UnsafePathError
 from hayakoe_core.layout import README
-from hayakoe_core.progress import NullProgress
-from hayakoe_core.registry import Registry, get_registry
-from hayakoe_core.types import Target
+from hayakoe_core.registry import Capability, Registry, Store, get_registry
+from hayakoe_core.types import TRANSFERS, DestinationState, Staging, new_staging_id
 
 # Contents chosen to catch text-mode, truncation and encoding mistakes.
 _BINARY = bytes(range(256)) * 64
@@ -39,6 +49,9 @@ SPEAKER_A = {
     "manifest.json": b'{"format": "hayakoe-speaker"}',
 }
 SPEAKER_B = {"config.json": b'{"model_name": "b"}\n', "model.safetensors": _BINARY[::-1]}
+SPEAKER_A2 = {"config.json": b'{"model_name": "a2"}', "new.bin": b"\x00\x01" * 3000}
+SPEAKER_C = {"config.json": b'{"model_name": "c"}', "model.safetensors": _BINARY[7:] + _BINARY[:7]}
+BERT = {"bert/tokenizer/vocab.txt": b"[PAD]\n[UNK]\n", "onnx/bert/q8/bert_q8.onnx": _BINARY[3:]}
 README_TEXT = "# voices\n\n日本語の説明\n"
 
 
@@ -60,8 +73,18 @@ def read_tree(root: Path) -> dict[str, bytes]:
     }
 
 
-def _in_layout(folder: str, name: str, files: dict[str, bytes]) -> dict[str, bytes]:
+def in_layout(folder: str, name: str, files: dict[str, bytes]) -> dict[str, bytes]:
+    """``files`` of one speaker folder as repo paths under ``<folder>/speakers/<name>/``."""
     return {f"{folder}/speakers/{name}/{rel}": data for rel, data in files.items()}
+
+
+LIVE = {
+    **in_layout("onnx", "a", SPEAKER_A),
+    **in_layout("pytorch", "a", SPEAKER_B),
+    **in_layout("onnx", "b", SPEAKER_B),
+    **BERT,
+    README: README_TEXT.encode(),
+}
 
 
 class DestinationConformance:
@@ -73,151 +96,273 @@ class DestinationConformance:
         return get_registry()
 
     @pytest.fixture
-    def target(self, registry: Registry, destination_url: str) -> Target:
-        return registry.parse_url(destination_url)
+    def store(self, registry: Registry, destination_url: str) -> Store:
+        return registry.open(destination_url)
 
     def seed(self, url: str, files: dict[str, bytes]) -> None:
-        """Put ``files`` (repo-relative path → bytes) at ``url`` without the plugin's upload.
+        """Put ``files`` (repo-relative path → bytes) at ``url`` without the plugin's writes.
 
-        Only called for plugins that do not implement ``hayakoe_upload``.
+        Only called for plugins that can neither upload nor publish.
         """
-        raise NotImplementedError("a plugin without hayakoe_upload must override seed()")
+        raise NotImplementedError("a plugin that cannot upload or publish must override seed()")
 
     # --- helpers ------------------------------------------------------------------------------
 
-    def put(self, registry: Registry, target: Target, files: dict[str, bytes], tmp: Path) -> None:
-        """Place ``files`` at the target: by its upload hook, else by :meth:`seed`."""
-        if registry.has(target, "hayakoe_upload"):
-            staged = write_tree(tmp, files)
-            registry.call(
-                target, "hayakoe_upload", local_dir=staged, prefix="", progress=NullProgress()
-            )
+    def put(self, store: Store, files: dict[str, bytes], tmp: Path) -> None:
+        """Place ``files`` at the destination: by upload, else by publishing, else by :meth:`seed`."""
+        if store.supports(Capability.UPLOAD):
+            store.upload(write_tree(tmp, files))
+        elif store.supports(Capability.PUBLISH):
+            staging = store.stage(write_tree(tmp, files), new_staging_id())
+            store.promote(staging, staging.base)
+            store.discard(staging)
         else:
-            self.seed(target.url, files)
+            self.seed(store.url, files)
 
-    def fetch(self, registry: Registry, target: Target, prefix: str, cache: Path) -> dict[str, bytes]:
-        folder = registry.call(
-            target, "hayakoe_fetch", prefix=prefix, cache_dir=cache, progress=NullProgress()
-        )
-        return read_tree(Path(folder))
+    def fetch(self, store: Store, prefix: str, cache: Path) -> dict[str, bytes]:
+        return read_tree(Path(store.fetch(prefix, cache)))
 
-    def require(self, registry: Registry, target: Target, *hooks: str) -> None:
-        missing = [h for h in hooks if not registry.has(target, h)]
+    def require(self, store: Store, *capabilities: Capability) -> None:
+        missing = [c.name.lower() for c in capabilities if not store.supports(c)]
         if missing:
-            pytest.skip(f"plugin does not implement {', '.join(missing)}")
+            pytest.skip(f"plugin does not support {', '.join(missing)}")
+
+    def snapshot(self, store: Store, tmp: Path) -> dict[str, bytes]:
+        """Everything a reader of the live location can see (speakers, BERT, README)."""
+        seen: dict[str, bytes] = {}
+        for folder, names in store.list_speakers().items():
+            for name in names:
+                prefix = f"{folder}/speakers/{name}"
+                for rel, data in self.fetch(store, prefix, tmp / "snapshot" / prefix).items():
+                    seen[f"{prefix}/{rel}"] = data
+        for path in (*BERT, README):
+            data = store.read_file(path)
+            if data is not None:
+                seen[path] = data
+        return seen
 
     @pytest.fixture
-    def populated(self, registry: Registry, target: Target, tmp_path: Path) -> Target:
-        """The destination holding speakers onnx/a, pytorch/a, onnx/b and a README."""
-        files = {
-            **_in_layout("onnx", "a", SPEAKER_A),
-            **_in_layout("pytorch", "a", SPEAKER_B),
-            **_in_layout("onnx", "b", SPEAKER_B),
-            README: README_TEXT.encode(),
-        }
-        self.put(registry, target, files, tmp_path / "staged")
-        return target
+    def populated(self, store: Store, tmp_path: Path) -> Store:
+        """The destination holding speakers onnx/a, pytorch/a, onnx/b, the BERT and a README."""
+        self.put(store, LIVE, tmp_path / "live")
+        return store
+
+    @pytest.fixture
+    def publishable(self, populated: Store) -> Store:
+        """The populated destination, for plugins that implement the publishing contract."""
+        self.require(populated, Capability.PUBLISH, Capability.FETCH, Capability.LIST, Capability.READ_FILE)
+        return populated
+
+    def stage(self, store: Store, files: dict[str, bytes], tmp: Path, staging_id: str = "") -> Staging:
+        staging = store.stage(write_tree(tmp, files), staging_id or new_staging_id())
+        assert isinstance(staging, Staging) and isinstance(staging.base, DestinationState)
+        transfers = dict(staging.transfers)
+        assert set(transfers) >= set(files), "every staged file has a transfer status"
+        assert set(transfers.values()) <= set(TRANSFERS)
+        return staging
 
     # --- URL ----------------------------------------------------------------------------------
 
-    def test_canonical_url_parses_back(self, registry: Registry, target: Target) -> None:
-        assert registry.parse_url(target.url) == target
+    def test_canonical_url_parses_back(self, registry: Registry, store: Store) -> None:
+        assert registry.parse_url(store.url) == store.target
 
     # --- reading ------------------------------------------------------------------------------
 
-    def test_empty_destination(self, registry: Registry, target: Target, tmp_path: Path) -> None:
-        if registry.has(target, "hayakoe_list_speakers"):
-            assert registry.call(target, "hayakoe_list_speakers") == {}
-        if registry.has(target, "hayakoe_read_readme"):
-            assert registry.call(target, "hayakoe_read_readme") is None
-        if registry.has(target, "hayakoe_fetch"):
+    def test_empty_destination(self, store: Store, tmp_path: Path) -> None:
+        if store.supports(Capability.LIST):
+            assert store.list_speakers() == {}
+        if store.supports(Capability.READ_FILE):
+            assert store.read_readme() is None
+        if store.supports(Capability.FETCH):
             with pytest.raises(NotFoundError):
-                self.fetch(registry, target, "onnx/speakers/nobody", tmp_path / "cache")
+                self.fetch(store, "onnx/speakers/nobody", tmp_path / "cache")
+        if store.supports(Capability.PUBLISH):
+            assert store.read_state().token == ""
 
-    def test_list_speakers(self, registry: Registry, populated: Target) -> None:
-        self.require(registry, populated, "hayakoe_list_speakers")
-        speakers = registry.call(populated, "hayakoe_list_speakers")
-        assert speakers == {"onnx": ["a", "b"], "pytorch": ["a"]}
+    def test_list_speakers(self, populated: Store) -> None:
+        self.require(populated, Capability.LIST)
+        assert populated.list_speakers() == {"onnx": ["a", "b"], "pytorch": ["a"]}
 
-    def test_fetch_round_trip(self, registry: Registry, populated: Target, tmp_path: Path) -> None:
-        self.require(registry, populated, "hayakoe_fetch")
-        got = self.fetch(registry, populated, "onnx/speakers/a", tmp_path / "cache")
-        assert got == SPEAKER_A
-        other = self.fetch(registry, populated, "pytorch/speakers/a", tmp_path / "cache")
-        assert other == SPEAKER_B
+    def test_fetch_round_trip(self, populated: Store, tmp_path: Path) -> None:
+        self.require(populated, Capability.FETCH)
+        assert self.fetch(populated, "onnx/speakers/a", tmp_path / "cache") == SPEAKER_A
+        assert self.fetch(populated, "pytorch/speakers/a", tmp_path / "cache") == SPEAKER_B
 
-    def test_fetch_again_gives_same_files(
-        self, registry: Registry, populated: Target, tmp_path: Path
-    ) -> None:
-        self.require(registry, populated, "hayakoe_fetch")
-        first = self.fetch(registry, populated, "onnx/speakers/b", tmp_path / "cache")
-        second = self.fetch(registry, populated, "onnx/speakers/b", tmp_path / "cache")
+    def test_fetch_again_gives_same_files(self, populated: Store, tmp_path: Path) -> None:
+        self.require(populated, Capability.FETCH)
+        first = self.fetch(populated, "onnx/speakers/b", tmp_path / "cache")
+        second = self.fetch(populated, "onnx/speakers/b", tmp_path / "cache")
         assert first == second == SPEAKER_B
 
-    def test_read_readme(self, registry: Registry, populated: Target) -> None:
-        self.require(registry, populated, "hayakoe_read_readme")
-        assert registry.call(populated, "hayakoe_read_readme") == README_TEXT
-
-    def test_read_file(self, registry: Registry, populated: Target) -> None:
-        self.require(registry, populated, "hayakoe_read_file")
-        manifest = registry.call(populated, "hayakoe_read_file", path="onnx/speakers/a/manifest.json")
-        assert manifest == SPEAKER_A["manifest.json"]
-        assert registry.call(populated, "hayakoe_read_file", path="onnx/speakers/a/nope.json") is None
+    def test_read_file(self, populated: Store) -> None:
+        self.require(populated, Capability.READ_FILE)
+        assert populated.read_file("onnx/speakers/a/manifest.json") == SPEAKER_A["manifest.json"]
+        assert populated.read_file("onnx/speakers/a/nope.json") is None
+        assert populated.read_readme() == README_TEXT
         for bad in ("../README.md", "onnx/../../x", "/etc/passwd"):
             with pytest.raises(UnsafePathError):
-                registry.call(populated, "hayakoe_read_file", path=bad)
+                populated.read_file(bad)
 
-    def test_fetch_refuses_traversal(
-        self, registry: Registry, populated: Target, tmp_path: Path
-    ) -> None:
-        self.require(registry, populated, "hayakoe_fetch")
+    def test_fetch_refuses_traversal(self, populated: Store, tmp_path: Path) -> None:
+        self.require(populated, Capability.FETCH)
         for bad in ("../outside", "onnx/speakers/../../x", "/etc", "onnx\\speakers\\a"):
             with pytest.raises(UnsafePathError):
-                self.fetch(registry, populated, bad, tmp_path / "cache")
+                self.fetch(populated, bad, tmp_path / "cache")
 
     # --- writing ------------------------------------------------------------------------------
 
-    def test_upload_replaces_speaker_and_keeps_others(
-        self, registry: Registry, populated: Target, tmp_path: Path
-    ) -> None:
-        self.require(registry, populated, "hayakoe_upload", "hayakoe_fetch")
-        new_a = {"config.json": b'{"model_name": "a2"}', "new.bin": b"\x00\x01"}
-        self.put(registry, populated, _in_layout("onnx", "a", new_a), tmp_path / "v2")
-        assert self.fetch(registry, populated, "onnx/speakers/a", tmp_path / "c") == new_a
-        assert self.fetch(registry, populated, "onnx/speakers/b", tmp_path / "c") == SPEAKER_B
-        assert self.fetch(registry, populated, "pytorch/speakers/a", tmp_path / "c") == SPEAKER_B
-        if registry.has(populated, "hayakoe_read_readme"):
-            assert registry.call(populated, "hayakoe_read_readme") == README_TEXT
+    def test_upload_replaces_speaker_and_keeps_others(self, populated: Store, tmp_path: Path) -> None:
+        self.require(populated, Capability.UPLOAD, Capability.FETCH)
+        self.put(populated, in_layout("onnx", "a", SPEAKER_A2), tmp_path / "v2")
+        assert self.fetch(populated, "onnx/speakers/a", tmp_path / "c") == SPEAKER_A2
+        assert self.fetch(populated, "onnx/speakers/b", tmp_path / "c") == SPEAKER_B
+        assert self.fetch(populated, "pytorch/speakers/a", tmp_path / "c") == SPEAKER_B
+        if populated.supports(Capability.READ_FILE):
+            assert populated.read_readme() == README_TEXT
 
-    def test_upload_loose_file_overwrites(
-        self, registry: Registry, populated: Target, tmp_path: Path
-    ) -> None:
-        self.require(registry, populated, "hayakoe_upload", "hayakoe_read_readme")
-        self.put(registry, populated, {README: b"# new\n"}, tmp_path / "readme")
-        assert registry.call(populated, "hayakoe_read_readme") == "# new\n"
-        if registry.has(populated, "hayakoe_list_speakers"):
-            speakers = registry.call(populated, "hayakoe_list_speakers")
-            assert speakers == {"onnx": ["a", "b"], "pytorch": ["a"]}
+    def test_upload_loose_file_overwrites(self, populated: Store, tmp_path: Path) -> None:
+        self.require(populated, Capability.UPLOAD, Capability.READ_FILE)
+        self.put(populated, {README: b"# new\n"}, tmp_path / "readme")
+        assert populated.read_readme() == "# new\n"
+        if populated.supports(Capability.LIST):
+            assert populated.list_speakers() == {"onnx": ["a", "b"], "pytorch": ["a"]}
 
-    def test_delete_speaker_leaves_others(
-        self, registry: Registry, populated: Target, tmp_path: Path
-    ) -> None:
-        self.require(registry, populated, "hayakoe_delete_speaker")
-        assert registry.call(populated, "hayakoe_delete_speaker", repo_folder="onnx", name="a")
-        assert not registry.call(populated, "hayakoe_delete_speaker", repo_folder="onnx", name="a")
-        if registry.has(populated, "hayakoe_list_speakers"):
-            speakers = registry.call(populated, "hayakoe_list_speakers")
-            assert speakers == {"onnx": ["b"], "pytorch": ["a"]}
-        if registry.has(populated, "hayakoe_fetch"):
-            got = self.fetch(registry, populated, "pytorch/speakers/a", tmp_path / "c")
-            assert got == SPEAKER_B
+    def test_delete_speaker_leaves_others(self, populated: Store, tmp_path: Path) -> None:
+        self.require(populated, Capability.DELETE)
+        assert populated.delete_speaker("onnx", "a")
+        assert not populated.delete_speaker("onnx", "a")
+        if populated.supports(Capability.LIST):
+            assert populated.list_speakers() == {"onnx": ["b"], "pytorch": ["a"]}
+        if populated.supports(Capability.FETCH):
+            assert self.fetch(populated, "pytorch/speakers/a", tmp_path / "c") == SPEAKER_B
             with pytest.raises(NotFoundError):
-                self.fetch(registry, populated, "onnx/speakers/a", tmp_path / "c2")
-        if registry.has(populated, "hayakoe_read_readme"):
-            assert registry.call(populated, "hayakoe_read_readme") == README_TEXT
+                self.fetch(populated, "onnx/speakers/a", tmp_path / "c2")
+        if populated.supports(Capability.READ_FILE):
+            assert populated.read_readme() == README_TEXT
 
-    def test_delete_speaker_refuses_traversal(self, registry: Registry, populated: Target) -> None:
-        self.require(registry, populated, "hayakoe_delete_speaker")
+    def test_delete_speaker_refuses_traversal(self, populated: Store) -> None:
+        self.require(populated, Capability.DELETE)
         for folder, name in (("onnx", ".."), ("onnx", "../b"), ("..", "a"), ("onnx", "a\\b")):
             with pytest.raises(UnsafePathError):
-                registry.call(populated, "hayakoe_delete_speaker", repo_folder=folder, name=name)
+                populated.delete_speaker(folder, name)
+
+    # --- publishing: stage → promote → discard ---------------------------------------------------
+
+    def test_staging_is_invisible_to_readers(self, publishable: Store, tmp_path: Path) -> None:
+        before, state = self.snapshot(publishable, tmp_path / "before"), publishable.read_state()
+        new = {**in_layout("onnx", "a", SPEAKER_A2), **in_layout("onnx", "c", SPEAKER_C)}
+        staging = self.stage(publishable, {**new, README: b"# staged\n"}, tmp_path / "tree")
+        assert staging.base == state
+        assert publishable.read_state() == state
+        assert publishable.list_speakers() == {"onnx": ["a", "b"], "pytorch": ["a"]}
+        assert self.snapshot(publishable, tmp_path / "after") == before
+
+    def test_staged_url_loads(self, registry: Registry, publishable: Store, tmp_path: Path) -> None:
+        new = {**in_layout("onnx", "a", SPEAKER_A2), **in_layout("pytorch", "c", SPEAKER_C)}
+        staging = self.stage(publishable, new, tmp_path / "tree")
+        staged = registry.open(staging.url)
+        assert staged.url != publishable.url
+        assert self.fetch(staged, "onnx/speakers/a", tmp_path / "c1") == SPEAKER_A2
+        assert self.fetch(staged, "pytorch/speakers/c", tmp_path / "c2") == SPEAKER_C
+
+    def test_promote_replaces_speakers_whole_and_keeps_the_rest(
+        self, publishable: Store, tmp_path: Path
+    ) -> None:
+        before = self.snapshot(publishable, tmp_path / "before")
+        new = {**in_layout("onnx", "a", SPEAKER_A2), **in_layout("pytorch", "c", SPEAKER_C)}
+        staging = self.stage(publishable, {**new, README: b"# v2\n"}, tmp_path / "tree")
+        state = publishable.promote(staging, staging.base)
+        assert isinstance(state, DestinationState) and state != staging.base
+        assert publishable.read_state() == state
+        publishable.discard(staging)
+        after = self.snapshot(publishable, tmp_path / "after")
+        expected = {k: v for k, v in before.items() if not k.startswith("onnx/speakers/a/")}
+        assert after == {**expected, **new, README: b"# v2\n"}
+        assert publishable.list_speakers() == {"onnx": ["a", "b"], "pytorch": ["a", "c"]}
+
+    def test_promote_from_a_stale_state_conflicts_and_changes_nothing(
+        self, publishable: Store, tmp_path: Path
+    ) -> None:
+        first = self.stage(publishable, in_layout("onnx", "a", SPEAKER_A2), tmp_path / "t1")
+        second = self.stage(publishable, in_layout("onnx", "c", SPEAKER_C), tmp_path / "t2")
+        assert first.base == second.base
+        publishable.promote(first, first.base)
+        after_first, state = self.snapshot(publishable, tmp_path / "s1"), publishable.read_state()
+        with pytest.raises(ConflictError) as raised:
+            publishable.promote(second, second.base)
+        assert not raised.value.busy
+        assert publishable.read_state() == state
+        assert self.snapshot(publishable, tmp_path / "s2") == after_first
+        publishable.discard(first)
+        publishable.discard(second)
+
+    def test_refreshed_staging_promotes_after_a_conflict(self, publishable: Store, tmp_path: Path) -> None:
+        first = self.stage(publishable, in_layout("onnx", "a", SPEAKER_A2), tmp_path / "t1")
+        second = self.stage(publishable, in_layout("onnx", "c", SPEAKER_C), tmp_path / "t2")
+        publishable.promote(first, first.base)
+        with pytest.raises(ConflictError):
+            publishable.promote(second, second.base)
+        refreshed = self.stage(publishable, {README: b"# a2 and c\n"}, tmp_path / "t3", second.id)
+        assert refreshed.id == second.id and refreshed.url == second.url
+        assert refreshed.base == publishable.read_state() != second.base
+        publishable.promote(refreshed, refreshed.base)
+        for staging in (first, refreshed):
+            publishable.discard(staging)
+        seen = self.snapshot(publishable, tmp_path / "after")
+        assert {k: v for k, v in seen.items() if k.startswith("onnx/speakers/")} == {
+            **in_layout("onnx", "a", SPEAKER_A2),
+            **in_layout("onnx", "b", SPEAKER_B),
+            **in_layout("onnx", "c", SPEAKER_C),
+        }
+        assert seen[README] == b"# a2 and c\n"
+
+    def test_discard_removes_the_staging_area(
+        self, registry: Registry, publishable: Store, tmp_path: Path
+    ) -> None:
+        before = self.snapshot(publishable, tmp_path / "before")
+        staging = self.stage(publishable, in_layout("onnx", "c", SPEAKER_C), tmp_path / "tree")
+        publishable.discard(staging)
+        publishable.discard(staging)  # idempotent
+        with pytest.raises(NotFoundError):
+            self.fetch(registry.open(staging.url), "onnx/speakers/c", tmp_path / "gone")
+        assert self.snapshot(publishable, tmp_path / "after") == before
+
+    def test_crash_between_stage_and_promote_leaves_live_as_it_was(
+        self, registry: Registry, publishable: Store, tmp_path: Path
+    ) -> None:
+        before, state = self.snapshot(publishable, tmp_path / "before"), publishable.read_state()
+        # The publisher dies after staging: nobody promotes or discards this staging area.
+        crashed = self.stage(publishable, in_layout("onnx", "a", SPEAKER_A2), tmp_path / "crashed")
+        reopened = registry.open(publishable.url)
+        assert reopened.read_state() == state
+        assert self.snapshot(reopened, tmp_path / "after") == before
+        # The next publish goes through, and the stale staging area is found and removed.
+        staging = self.stage(reopened, in_layout("onnx", "c", SPEAKER_C), tmp_path / "next")
+        reopened.promote(staging, staging.base)
+        reopened.discard(staging)
+        assert self.fetch(reopened, "onnx/speakers/a", tmp_path / "a") == SPEAKER_A
+        if reopened.supports(Capability.CLEANUP):
+            assert not any(crashed.id in line for line in reopened.cleanup(timedelta(days=1)))
+            found = reopened.cleanup(timedelta(0), dry_run=True)
+            assert any(crashed.id in line for line in found)
+            assert self.fetch(registry.open(crashed.url), "onnx/speakers/a", tmp_path / "c1") == SPEAKER_A2
+            assert any(crashed.id in line for line in reopened.cleanup(timedelta(0)))
+            with pytest.raises(NotFoundError):
+                self.fetch(registry.open(crashed.url), "onnx/speakers/a", tmp_path / "c2")
+            assert reopened.cleanup(timedelta(0)) == []
+        assert self.fetch(reopened, "onnx/speakers/c", tmp_path / "c") == SPEAKER_C
+
+    def test_nothing_sent_twice(self, publishable: Store, tmp_path: Path) -> None:
+        tree = {**in_layout("onnx", "a", SPEAKER_A), **in_layout("onnx", "b", SPEAKER_B), **BERT}
+        staging = self.stage(publishable, tree, tmp_path / "same")
+        if publishable.info.network:
+            sent = [path for path, how in staging.transfers if how == "sent"]
+            assert sent == [], f"content already live was sent again: {sent}"
+        before = self.snapshot(publishable, tmp_path / "before")
+        publishable.promote(staging, staging.base)
+        publishable.discard(staging)
+        assert self.snapshot(publishable, tmp_path / "after") == before
+
+    def test_unlock_with_nothing_held(self, publishable: Store) -> None:
+        self.require(publishable, Capability.UNLOCK)
+        assert publishable.unlock() is None

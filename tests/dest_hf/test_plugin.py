@@ -54,19 +54,19 @@ class RecordingProgress:
         yield _Bar()
 
 
-def call(target: Target, hook: str, **kwargs):
-    return get_registry().call(target, hook, **kwargs)
+def call(target: Target, method: str, **kwargs):
+    return getattr(get_registry().open(target), method)(**kwargs)
 
 
 def publish(url: str, files: dict[str, bytes], tmp: Path, progress=None) -> Target:
     target = get_registry().parse_url(url)
-    call(target, "hayakoe_upload", local_dir=stage(tmp, files), prefix="",
+    call(target, "upload", local_dir=stage(tmp, files), prefix="",
          progress=progress or NullProgress())  # fmt: skip
     return target
 
 
 def fetch(target: Target, prefix: str, cache: Path, progress=None) -> dict[str, bytes]:
-    folder = call(target, "hayakoe_fetch", prefix=prefix, cache_dir=cache,
+    folder = call(target, "fetch", prefix=prefix, cache_dir=cache,
                   progress=progress or NullProgress())  # fmt: skip
     return read_tree(Path(folder))
 
@@ -98,15 +98,15 @@ def test_revision_pinning(hub: HubServer, published: Target, tmp_path: Path) -> 
     assert fetch(published, "onnx/speakers/a", tmp_path / "c") == SPEAKER_V1
     assert fetch(dev, "onnx/speakers/a", tmp_path / "c") == SPEAKER_V2
     publish(f"{published.url}@dev", in_speaker("c", OTHER), tmp_path / "dev2")
-    assert call(dev, "hayakoe_list_speakers") == {"onnx": ["a", "b", "c"]}
-    assert call(published, "hayakoe_list_speakers") == {"onnx": ["a", "b"]}
+    assert call(dev, "list_speakers") == {"onnx": ["a", "b", "c"]}
+    assert call(published, "list_speakers") == {"onnx": ["a", "b"]}
 
 
 def test_missing_revision_is_named(hub: HubServer, published: Target, tmp_path: Path) -> None:
     target = get_registry().parse_url(f"{published.url}@nope")
     with pytest.raises(NotFoundError, match="'nope'"):
         fetch(target, "onnx/speakers/a", tmp_path / "c")
-    assert call(target, "hayakoe_list_speakers") == {}
+    assert call(target, "list_speakers") == {}
 
 
 def test_private_repo_needs_a_token(
@@ -126,7 +126,7 @@ def test_wrong_token(
     for action in (
         lambda: fetch(published, "onnx/speakers/a", tmp_path / "c"),
         lambda: publish(published.url, in_speaker("a", SPEAKER_V2), tmp_path / "v2"),
-        lambda: call(published, "hayakoe_list_speakers"),
+        lambda: call(published, "list_speakers"),
     ):
         with pytest.raises(HayakoeError, match="rejected the token in HF_TOKEN") as info:
             action()
@@ -211,5 +211,5 @@ def test_progress_counts_bytes(hub: HubServer, hub_repo: str, tmp_path: Path) ->
 
 def test_read_file_is_one_request(hub: HubServer, published: Target) -> None:
     hub.clear_log()
-    assert call(published, "hayakoe_read_file", path="onnx/speakers/b/config.json") == OTHER["config.json"]
+    assert call(published, "read_file", path="onnx/speakers/b/config.json") == OTHER["config.json"]
     assert len(hub.requests) == 1

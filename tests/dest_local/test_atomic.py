@@ -1,88 +1,156 @@
-"""The local destination's swap: a crash at any point leaves the old or the new folder whole."""
+"""The local destination's renames, lock and journal: a crash at any point leaves every speaker
+folder old or new, never mixed, and never blocks the next publisher."""
 
 import os
+import signal
+import subprocess
+import sys
+import textwrap
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from hayakoe_core.progress import NullProgress
+from hayakoe_core.errors import ConflictError, HayakoeError
 from hayakoe_core.registry import get_registry
-from hayakoe_dest_local import plugin
+from hayakoe_core.testing import read_tree, write_tree
+from hayakoe_core.types import new_staging_id
+from hayakoe_dest_local import publish, swap
 
 OLD = {"config.json": b"old", "a.bin": b"A" * 1000}
 NEW = {"config.json": b"new", "b.bin": b"B" * 1000}
+OTHER = {"config.json": b"other"}
 
 
-def stage(root: Path, files: dict[str, bytes]) -> Path:
-    for rel, data in files.items():
-        path = root / "onnx/speakers/spk" / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-    return root
-
-
-def contents(folder: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in folder.iterdir()}
-
-
-@pytest.fixture
-def repo(tmp_path):
-    registry = get_registry()
-    target = registry.parse_url(str(tmp_path / "repo"))
-    registry.call(target, "hayakoe_upload", local_dir=stage(tmp_path / "old", OLD), prefix="",
-                  progress=NullProgress())
-    return registry, target, tmp_path / "repo/onnx/speakers/spk"
-
-
-def upload_new(registry, target, tmp_path):
-    registry.call(target, "hayakoe_upload", local_dir=stage(tmp_path / "new", NEW), prefix="",
-                  progress=NullProgress())
+def tree(root: Path, name: str, files: dict[str, bytes]) -> Path:
+    return write_tree(root, {f"onnx/speakers/{name}/{rel}": data for rel, data in files.items()})
 
 
 class Crash(Exception):
     pass
 
 
+@pytest.fixture
+def repo(tmp_path):
+    store = get_registry().open(str(tmp_path / "repo"))
+    store.upload(tree(tmp_path / "old", "spk", OLD))
+    store.upload(tree(tmp_path / "other", "other", OTHER))
+    return store, tmp_path / "repo"
+
+
 def test_crash_between_renames_restores_old(repo, tmp_path, monkeypatch):
-    registry, target, folder = repo
+    store, root = repo
     real_rename = os.rename
     calls = []
 
     def rename(src, dst):
         calls.append(src)
-        if len(calls) == 2:  # old moved to trash; the staged folder never arrives
+        if len(calls) == 2:  # the live folder moved to trash; the new one never arrives
             raise Crash
         real_rename(src, dst)
 
-    monkeypatch.setattr(plugin.os, "rename", rename)
+    staging = store.stage(tree(tmp_path / "new", "spk", NEW), new_staging_id())
+    monkeypatch.setattr(swap.os, "rename", rename)
     with pytest.raises(Crash):
-        upload_new(registry, target, tmp_path)
-    monkeypatch.setattr(plugin.os, "rename", real_rename)
+        store.promote(staging, staging.base)
+    monkeypatch.setattr(swap.os, "rename", real_rename)
+    folder = root / "onnx/speakers/spk"
     assert not folder.exists()
-    fetched = registry.call(target, "hayakoe_fetch", prefix="onnx/speakers/spk",
-                            cache_dir=tmp_path / "cache", progress=NullProgress())
-    assert contents(fetched) == OLD
-    assert sorted(p.name for p in folder.parent.iterdir()) == ["spk"]
+    assert read_tree(store.fetch("onnx/speakers/spk", tmp_path / "cache")) == OLD
+    assert sorted(p.name for p in folder.parent.iterdir()) == ["other", "spk"]
 
 
-def test_crash_while_copying_keeps_old_and_cleans_staging(repo, tmp_path, monkeypatch):
-    registry, target, folder = repo
+def test_crash_mid_promote_is_rolled_forward_by_the_next(repo, tmp_path, monkeypatch):
+    store, root = repo
+    two = write_tree(tmp_path / "two", {
+        **{f"onnx/speakers/spk/{k}": v for k, v in NEW.items()},
+        "onnx/speakers/third/config.json": b"third",
+    })
+    staging = store.stage(two, new_staging_id())
+    real_swap = swap.swap_in
+
+    def swap_once(new, folder):
+        if folder.name == "third":
+            raise Crash  # dies after the first speaker moved
+        real_swap(new, folder)
+
+    monkeypatch.setattr(swap, "swap_in", swap_once)
+    with pytest.raises(Crash):
+        store.promote(staging, staging.base)
+    monkeypatch.setattr(swap, "swap_in", real_swap)
+    assert read_tree(root / "onnx/speakers/spk") == NEW  # each folder is old or new, whole
+    assert not (root / "onnx/speakers/third").exists()
+    assert store.cleanup(timedelta(0)) == []  # the journal protects its staging area
+    late = store.stage(tree(tmp_path / "late", "late", OTHER), new_staging_id())
+    with pytest.raises(ConflictError):  # the roll-forward moved the state on
+        store.promote(late, late.base)
+    assert read_tree(root / "onnx/speakers/third") == {"config.json": b"third"}
+    again = store.stage(tree(tmp_path / "late", "late", OTHER), late.id)
+    store.promote(again, again.base)
+    assert store.list_speakers() == {"onnx": ["late", "other", "spk", "third"]}
+
+
+def test_crash_while_staging_keeps_live_and_leaves_no_staging(repo, tmp_path, monkeypatch):
+    store, root = repo
 
     def fail(*args):
         raise Crash
 
-    monkeypatch.setattr(plugin, "_swap_in", fail)
+    monkeypatch.setattr(publish, "_copy", fail)
     with pytest.raises(Crash):
-        upload_new(registry, target, tmp_path)
-    assert contents(folder) == OLD
-    assert sorted(p.name for p in folder.parent.iterdir()) == ["spk"]
+        store.stage(tree(tmp_path / "new", "spk", NEW), new_staging_id())
+    assert read_tree(root / "onnx/speakers/spk") == OLD
+    assert not (root / ".hayakoe" / "staging").exists()
 
 
 def test_upload_replaces_and_fetch_reads_in_place(repo, tmp_path):
-    registry, target, folder = repo
-    upload_new(registry, target, tmp_path)
-    fetched = registry.call(target, "hayakoe_fetch", prefix="onnx/speakers/spk",
-                            cache_dir=tmp_path / "cache", progress=NullProgress())
-    assert fetched == folder
-    assert contents(folder) == NEW
+    store, root = repo
+    before = store.read_state()
+    store.upload(tree(tmp_path / "new", "spk", NEW))
+    fetched = store.fetch("onnx/speakers/spk", tmp_path / "cache")
+    assert fetched == root / "onnx/speakers/spk"
+    assert read_tree(fetched) == NEW
     assert not (tmp_path / "cache").exists()
+    assert store.read_state() != before  # an upload moves the state too: promotes notice it
+    assert sorted(p.name for p in (root / ".hayakoe").iterdir()) == ["lock", "state.json"]
+
+
+HOLD_LOCK = textwrap.dedent("""
+    import sys, time
+    from pathlib import Path
+    from hayakoe_dest_local import publish
+    with publish.locked(Path(sys.argv[1])):
+        print("held", flush=True)
+        time.sleep(60)
+""")
+
+
+def test_a_promote_in_progress_makes_others_busy_and_a_killed_holder_frees_the_lock(repo, tmp_path):
+    store, root = repo
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(root)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        staging = store.stage(tree(tmp_path / "new", "spk", NEW), new_staging_id())
+        with pytest.raises(ConflictError, match=f"pid {holder.pid}") as busy:
+            store.promote(staging, staging.base)
+        assert busy.value.busy
+        assert read_tree(root / "onnx/speakers/spk") == OLD
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait(10)
+    store.promote(staging, staging.base)
+    assert read_tree(root / "onnx/speakers/spk") == NEW
+
+
+def test_probe_names_what_is_wrong(tmp_path):
+    registry = get_registry()
+    registry.open(str(tmp_path / "new" / "deeper")).probe()  # a folder that does not exist yet
+    assert not (tmp_path / "new").exists()
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(HayakoeError, match="is a file, not a folder"):
+        registry.open(str(tmp_path / "file")).probe()
+    if os.geteuid() != 0:
+        readonly = tmp_path / "ro"
+        readonly.mkdir(mode=0o555)
+        with pytest.raises(HayakoeError, match="cannot write to"):
+            registry.open(str(readonly / "voices")).probe()

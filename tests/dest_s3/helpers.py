@@ -11,9 +11,10 @@ from hayakoe_core.registry import get_registry
 from hayakoe_core.types import Target
 
 
-def call(target: Target, hook: str, **kwargs: object) -> object:
-    """Call a hook through the registry, as the CLI and the runtime do."""
-    return get_registry().call(target, f"hayakoe_{hook}", **kwargs)
+def call(target: Target, method: str, **kwargs: object) -> object:
+    """Call a :class:`~hayakoe_core.registry.Store` method for ``target``, as the CLI and the
+    runtime do (e.g. ``call(target, "fetch", prefix=…, cache_dir=…, progress=…)``)."""
+    return getattr(get_registry().open(target), method)(**kwargs)
 
 
 class RecordingProgress:

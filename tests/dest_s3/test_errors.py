@@ -40,7 +40,7 @@ def test_unknown_access_key(
     target: Target, s3_env: S3Endpoint, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDNOTKNOWNHERE")
-    message = str(_error(target, "read_readme"))
+    message = str(_error(target, "read_file", path="README.md"))
     assert "check AWS_ACCESS_KEY_ID" in message
     _assert_no_secret(message, s3_env.secret_key)
 
@@ -63,7 +63,7 @@ def test_missing_bucket(s3_env: S3Endpoint, tmp_path: Path) -> None:
     target = get_registry().parse_url("s3://hayakoe-no-such-bucket/x")
     for hook, kwargs in (
         ("list_speakers", {}),
-        ("read_readme", {}),
+        ("read_file", {"path": "README.md"}),
         ("fetch", {"prefix": "onnx", "cache_dir": tmp_path, "progress": NullProgress()}),
     ):
         error = _error(target, hook, **kwargs)

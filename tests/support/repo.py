@@ -6,7 +6,6 @@ import shutil
 from pathlib import Path
 
 from hayakoe_core.manifest import build_manifest, sha256_file, write_manifest
-from hayakoe_core.progress import NullProgress
 from hayakoe_core.registry import get_registry
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
@@ -45,7 +44,4 @@ def make_repo(
 
 def publish(repo_dir: Path, url: str) -> None:
     """Upload the repo tree ``repo_dir`` to ``url`` with its destination plugin's upload hook."""
-    registry = get_registry()
-    registry.call(
-        registry.parse_url(url), "hayakoe_upload", local_dir=repo_dir, prefix="", progress=NullProgress()
-    )
+    get_registry().open(url).upload(repo_dir)

@@ -36,7 +36,6 @@ from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_st
 
 from hayakoe_core.errors import HayakoeError, NotFoundError
 from hayakoe_core.layout import (
-    README,
     LocalFile,
     local_files,
     relpath_under,
@@ -202,12 +201,6 @@ def read_file(target: Target, path: str) -> bytes | None:
                 return None
             raise
         return response.content
-
-
-def read_readme(target: Target) -> str | None:
-    """README.md at the target's revision (see :func:`read_file`)."""
-    data = read_file(target, README)
-    return None if data is None else data.decode("utf-8")
 
 
 def delete_speaker(target: Target, repo_folder: str, name: str) -> bool:

@@ -91,12 +91,6 @@ def hayakoe_read_file(target: Target, path: str) -> bytes | None:
     return hub.read_file(target, path)
 
 
-@hookimpl
-def hayakoe_read_readme(target: Target) -> str | None:
-    from hayakoe_dest_hf import hub
-
-    return hub.read_readme(target)
-
 
 @hookimpl
 def hayakoe_delete_speaker(target: Target, repo_folder: str, name: str) -> bool:

@@ -23,7 +23,6 @@ from hayakoe_core.errors import NotFoundError, UrlError
 from hayakoe_core.hookspecs import hookimpl
 from hayakoe_core.layout import (
     MANIFEST,
-    README,
     LocalFile,
     local_files,
     speaker_dirs,
@@ -167,11 +166,6 @@ def hayakoe_read_file(target: Target, path: str) -> bytes | None:
         except client.exceptions.NoSuchKey:
             return None
 
-
-@hookimpl
-def hayakoe_read_readme(target: Target) -> str | None:
-    data = hayakoe_read_file(target, README)
-    return None if data is None else data.decode("utf-8")
 
 
 @hookimpl
