@@ -366,3 +366,20 @@ class DestinationConformance:
     def test_unlock_with_nothing_held(self, publishable: Store) -> None:
         self.require(publishable, Capability.UNLOCK)
         assert publishable.unlock() is None
+
+    # --- publishing helpers -----------------------------------------------------------------------
+
+    def test_probe_passes_and_changes_nothing(self, populated: Store, tmp_path: Path) -> None:
+        self.require(populated, Capability.PROBE)
+        before = self.snapshot(populated, tmp_path / "before") if populated.supports(Capability.LIST) else {}
+        state = populated.read_state() if populated.supports(Capability.PUBLISH) else None
+        populated.probe()
+        if populated.supports(Capability.LIST):
+            assert self.snapshot(populated, tmp_path / "after") == before
+        if state is not None:
+            assert populated.read_state() == state
+
+    def test_find_credentials_names_a_source_not_a_secret(self, store: Store) -> None:
+        self.require(store, Capability.FIND_CREDENTIALS)
+        found = store.find_credentials()
+        assert found is None or (isinstance(found, str) and "\n" not in found and len(found) < 200)
