@@ -10,7 +10,6 @@ are loaded by the backend plugin for the device (``cpu`` → ``onnx``, ``cuda`` 
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import os
 import sys
@@ -18,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from hayakoe_core.bert.extractor import BertFeatureExtractor
-from hayakoe_core.bert.layout import CPU_PREFIXES, TORCH_FP32_DIR
+from hayakoe_core.bert.source import fetch_bert_root
 from hayakoe_core.errors import HayakoeError, NotFoundError
 from hayakoe_core.fetching import Fetcher, cache_root
 from hayakoe_core.paths import safe_name, speaker_prefix
@@ -160,17 +159,10 @@ class TTS:
     def _bert_root(self, fetcher: Fetcher, with_fp32: bool) -> Path:
         for store, required in self._bert_candidates():
             try:
-                roots = {_root_of(fetcher.fetch(store, p).path, p) for p in CPU_PREFIXES}
+                return fetch_bert_root(fetcher, store, with_fp32=with_fp32)
             except NotFoundError:
                 if required:
                     raise
-                continue
-            if len(roots) != 1:
-                raise HayakoeError(f"{store.url}: BERT files came back in different folders: {roots}")
-            if with_fp32:
-                with contextlib.suppress(NotFoundError):  # torch falls back to the ONNX BERT
-                    fetcher.fetch(store, TORCH_FP32_DIR)
-            return roots.pop()
         raise AssertionError("the last BERT candidate is always required")
 
     def _load_bert(self, fetcher: Fetcher) -> BertFeatures:
@@ -182,8 +174,3 @@ class TTS:
             root, optimized_cache=self.cache_dir / "derived" / "bert"
         )
 
-
-def _root_of(path: Path, prefix: str) -> Path:
-    for _ in prefix.split("/"):
-        path = path.parent
-    return path
