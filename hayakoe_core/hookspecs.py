@@ -330,3 +330,25 @@ def hayakoe_load_runtime(speaker_dir: Path, device: str, cache_dir: Path | None)
     or inconsistent, and :class:`~hayakoe_core.errors.HayakoeError` when ``device`` is not
     available (e.g. ``cuda`` without CUDA).
     """
+
+
+@hookspec(firstresult=True)
+def hayakoe_check_files(speaker_source: Path, checkpoint: Path) -> None:
+    """Check, cheaply and without writing anything, that :func:`hayakoe_prepare_files` can make
+    this backend's file set from ``speaker_source`` and ``checkpoint``.
+
+    Called by publishing before anything is written anywhere, with the same arguments
+    ``prepare_files`` will get. Read headers, not weights (a full-size checkpoint is 250 MB): the
+    torch backend compares the checkpoint's safetensors header with the model ``config.json``
+    implies. Return ``None`` when the files will do; raise
+    :class:`~hayakoe_core.errors.ConfigError` naming the file (and key) and the fix when not, or
+    :class:`~hayakoe_core.errors.PluginError` when something this backend needs to prepare files
+    is not installed. Optional: a backend without it is checked only when it prepares files.
+
+    Example::
+
+        @hookimpl
+        def hayakoe_check_files(speaker_source, checkpoint):
+            if checkpoint.stat().st_size == 0:
+                raise ConfigError(f"{checkpoint}: empty checkpoint; copy it again")
+    """

@@ -296,6 +296,21 @@ class Registry:
             progress=progress,
         )
 
+    def check_files(self, backend: str, *, speaker_source: Path, checkpoint: Path) -> bool:
+        """Check that backend ``backend`` can prepare files from these (see the hookspec); raises
+        what the backend raises. ``False`` when the backend has no such check, ``True`` when passed."""
+        record = self._backend_record(backend)
+        if "hayakoe_check_files" not in record.hooks:
+            return False
+        self._call_on(
+            record,
+            "hayakoe_check_files",
+            f"the {backend} backend",
+            speaker_source=speaker_source,
+            checkpoint=checkpoint,
+        )
+        return True
+
     def _owner(self, name: str) -> PluginRecord:
         for record in self.records:
             if record.name == name and record.kind == "destination" and record.plugin is not None:

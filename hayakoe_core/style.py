@@ -12,11 +12,21 @@ from hayakoe_core.synthesis import STYLE_DIM
 
 
 def load_style_vectors(path: Path, config: SpeakerConfig) -> np.ndarray:
-    """float32 [num_styles, 256]; :class:`ConfigError` if the file disagrees with the config."""
+    """float32 [num_styles, 256]; :class:`ConfigError` if the file disagrees with the config.
+
+    Read with ``allow_pickle=False``: a file holding pickled objects is refused, never executed.
+    The array must be float32 or float64, two-dimensional and finite."""
     try:
         vectors = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: style_vectors.npy not found") from None
+    except (OSError, ValueError, EOFError) as exc:
         raise ConfigError(f"{path}: cannot read style vectors ({exc})") from None
+    if not isinstance(vectors, np.ndarray):  # an .npz archive
+        vectors.close()
+        raise ConfigError(f"{path}: an .npz archive, not a single .npy array of style vectors")
+    if vectors.dtype not in (np.float32, np.float64):
+        raise ConfigError(f"{path}: style vectors are {vectors.dtype}, expected float32 or float64")
     if vectors.ndim != 2 or vectors.shape[1] != STYLE_DIM:
         raise ConfigError(f"{path}: style vectors have shape {vectors.shape}, expected [n, {STYLE_DIM}]")
     if vectors.shape[0] != config.data.num_styles:
@@ -24,6 +34,8 @@ def load_style_vectors(path: Path, config: SpeakerConfig) -> np.ndarray:
             f"{path}: {vectors.shape[0]} style vectors but config.json says num_styles "
             f"{config.data.num_styles}"
         )
+    if not np.isfinite(vectors).all():
+        raise ConfigError(f"{path}: style vectors contain NaN or infinite values")
     return vectors.astype(np.float32, copy=False)
 
 

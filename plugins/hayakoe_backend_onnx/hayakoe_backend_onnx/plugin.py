@@ -37,6 +37,22 @@ def hayakoe_load_runtime(speaker_dir: Path, device: str, cache_dir: Path | None)
     return OnnxSpeaker.load(speaker_dir, optimized_cache=cache_dir / "ort-optimized" if cache_dir else None)
 
 
+def _missing_export_extra(exc: ImportError) -> PluginError:
+    return PluginError(
+        f"exporting ONNX needs torch and onnx ({exc.name} is missing): pip install 'hayakoe[publish]'"
+    )
+
+
+@hookimpl
+def hayakoe_check_files(speaker_source: Path, checkpoint: Path) -> None:
+    # The graphs are exported from the torch model, so its checkpoint check is exactly ours.
+    try:
+        from hayakoe_backend_torch.checkpoint import check_source
+    except ImportError as exc:
+        raise _missing_export_extra(exc) from None
+    check_source(speaker_source, checkpoint)
+
+
 @hookimpl
 def hayakoe_prepare_files(
     speaker_source: Path, checkpoint: Path, out_dir: Path, cache_dir: Path, progress: Progress
@@ -44,9 +60,7 @@ def hayakoe_prepare_files(
     try:
         from hayakoe_backend_onnx.export import EXPORTER_VERSION, export_onnx
     except ImportError as exc:
-        raise PluginError(
-            f"exporting ONNX needs torch and onnx ({exc.name} is missing): pip install 'hayakoe[publish]'"
-        ) from None
+        raise _missing_export_extra(exc) from None
     from hayakoe_backend_onnx.export_cache import cached_export
 
     with progress.bar(f"export ONNX ({checkpoint.name})", total=3, unit="files") as bar:

@@ -9,6 +9,7 @@ a :class:`ConfigError` naming the key and the file.
 from __future__ import annotations
 
 import json
+import math
 import struct
 from collections.abc import Mapping
 from pathlib import Path
@@ -64,14 +65,37 @@ def expected_shapes(config: SpeakerConfig) -> dict[str, tuple[int, ...]]:
 def validate_checkpoint(config: SpeakerConfig, path: Path) -> None:
     """Check a checkpoint's keys, shapes and dtypes against ``config`` from its header only
     (no tensor is read). Raises :class:`ConfigError` naming the first problem and the file."""
-    header = _read_header(Path(path))
-    header.pop("__metadata__", None)
-    entries = _canonical_entries(header, path)
-    for key, info in entries.items():
-        if not isinstance(info, dict) or info.get("dtype") not in _FLOAT_DTYPES:
-            raise ConfigError(f"{path}: tensor {key!r} is not a floating-point tensor")
-    found = {k: tuple(info.get("shape", ())) for k, info in entries.items()}
+    entries = _canonical_entries(read_header(Path(path)), path)
+    for key, (dtype, _shape) in entries.items():
+        if dtype not in _FLOAT_DTYPES:
+            raise ConfigError(f"{path}: tensor {key!r} is {dtype}, not a floating-point tensor")
+    found = {k: shape for k, (_dtype, shape) in entries.items()}
     check_keys(expected_shapes(config), found, path)
+
+
+def check_source(speaker_source: Path, checkpoint: Path) -> None:
+    """``hayakoe_check_files`` of both backends: ``speaker_source/config.json`` parses and
+    ``checkpoint``'s header matches the model it describes."""
+    validate_checkpoint(SpeakerConfig.from_file(Path(speaker_source) / "config.json"), checkpoint)
+
+
+def read_header(path: Path) -> dict[str, tuple[str, tuple[int, ...]]]:
+    """``{key: (dtype, shape)}`` of every tensor in ``path``, read with safetensors' own
+    ``safe_open`` (memory-mapped: no tensor is read). Safetensors checks that the header covers
+    the file exactly and that every tensor's byte range fits its shape and dtype; when it refuses
+    the file, :class:`ConfigError` names the file and, where the header shows one, the tensor."""
+    from safetensors import SafetensorError, safe_open
+
+    if not path.is_file():
+        raise ConfigError(f"{path}: checkpoint not found")
+    try:
+        with safe_open(str(path), framework="numpy") as f:
+            return {
+                key: (f.get_slice(key).get_dtype(), tuple(f.get_slice(key).get_shape()))
+                for key in f.keys()  # noqa: SIM118 (a safe_open handle is not a mapping)
+            }
+    except (SafetensorError, OSError) as exc:
+        raise ConfigError(f"{path}: {_diagnose(path) or f'not a safetensors file ({exc})'}") from None
 
 
 def check_keys(
@@ -152,20 +176,52 @@ def _listing(keys: list[str]) -> str:
     return f"{noun} {shown}{more}"
 
 
-def _read_header(path: Path) -> dict:
+_DTYPE_BYTES = {
+    "BOOL": 1, "U8": 1, "I8": 1, "F8_E5M2": 1, "F8_E4M3": 1, "I16": 2, "U16": 2, "F16": 2,
+    "BF16": 2, "I32": 4, "U32": 4, "F32": 4, "I64": 8, "U64": 8, "F64": 8,
+}  # fmt: skip
+
+
+def _diagnose(path: Path) -> str | None:
+    """Why safetensors refused ``path``, naming the tensor, from a plain reading of its header;
+    ``None`` when the header itself cannot be read or shows nothing specific."""
     try:
         with path.open("rb") as f:
-            prefix = f.read(8)
-            if len(prefix) != 8:
-                raise ConfigError(f"{path}: not a safetensors file (too short)")
-            (size,) = struct.unpack("<Q", prefix)
+            (size,) = struct.unpack("<Q", f.read(8))
             if size > _MAX_HEADER_BYTES:
-                raise ConfigError(f"{path}: not a safetensors file (header size {size})")
+                return None
             header = json.loads(f.read(size))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: checkpoint not found") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ConfigError(f"{path}: not a safetensors file ({exc})") from None
+        data_bytes = path.stat().st_size - 8 - size
+    except (OSError, struct.error, UnicodeDecodeError, json.JSONDecodeError):
+        return None
     if not isinstance(header, dict):
-        raise ConfigError(f"{path}: not a safetensors file (header is not an object)")
-    return header
+        return None
+    header.pop("__metadata__", None)
+    end = 0
+    for key, info in sorted(header.items(), key=lambda kv: _offsets(kv[1])):
+        start, stop = _offsets(info)
+        shape, dtype = info.get("shape"), info.get("dtype")
+        if start < 0 or dtype not in _DTYPE_BYTES or not isinstance(shape, list):
+            return f"tensor {key!r} has an unreadable header entry ({info!r})"
+        need = _DTYPE_BYTES[dtype] * math.prod(shape)
+        if start != end or stop - start != need:
+            return (
+                f"tensor {key!r} header says {dtype} {shape} ({need} bytes) but its byte range is "
+                f"{start}..{stop} (a corrupt or hand-edited header)"
+            )
+        if stop > data_bytes:
+            return (
+                f"tensor {key!r} ends at byte {stop} of the data but the file holds {data_bytes} "
+                "(truncated: copy the checkpoint again)"
+            )
+        end = stop
+    if end != data_bytes:
+        return f"{data_bytes - end} bytes after the last tensor (not a checkpoint as saved)"
+    return None
+
+
+def _offsets(info: object) -> tuple[int, int]:
+    offsets = info.get("data_offsets") if isinstance(info, dict) else None
+    if isinstance(offsets, list) and len(offsets) == 2 and all(isinstance(o, int) for o in offsets):
+        return offsets[0], offsets[1]
+    return -1, -1

@@ -55,6 +55,13 @@ def hayakoe_load_bert(bert_root: Path, device: str) -> BertFeatures | None:
 
 
 @hookimpl
+def hayakoe_check_files(speaker_source: Path, checkpoint: Path) -> None:
+    from hayakoe_backend_torch.checkpoint import check_source
+
+    check_source(speaker_source, checkpoint)
+
+
+@hookimpl
 def hayakoe_prepare_files(
     speaker_source: Path, checkpoint: Path, out_dir: Path, cache_dir: Path, progress: Progress
 ) -> list[Path]:
