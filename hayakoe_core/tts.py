@@ -30,7 +30,8 @@ from hayakoe_core.text.user_dict import UserDictionary
 
 DEFAULT_BERT_SOURCE = "hf://lemondouble/hayakoe"
 BERT_SOURCE_ENV = "HAYAKOE_BERT_SOURCE"
-_DEFAULT_BACKEND = {"cpu": "onnx", "cuda": "torch"}
+#: The backend each device kind uses unless ``TTS(backend=...)`` names another.
+DEFAULT_BACKENDS = {"cpu": "onnx", "cuda": "torch"}
 _WARMUP_TEXT = "テスト。"
 
 
@@ -57,10 +58,10 @@ class TTS:
         offline: bool = False,
     ) -> None:
         kind = device.split(":", 1)[0]
-        if kind not in _DEFAULT_BACKEND:
+        if kind not in DEFAULT_BACKENDS:
             raise HayakoeError(f"unknown device {device!r}: use 'cpu' or 'cuda'")
         self.device = device
-        self.backend = backend or _DEFAULT_BACKEND[kind]
+        self.backend = backend or DEFAULT_BACKENDS[kind]
         self.cache_dir = cache_root(cache_dir)
         self.bert_source = bert_source
         self.offline = offline
@@ -111,7 +112,7 @@ class TTS:
         """Fetch every registered speaker's files and the BERT for ``device`` without loading any
         model (no onnxruntime or torch needed): a build step for container images."""
         kind = (device or self.device).split(":", 1)[0]
-        backend = self.backend if device is None else _DEFAULT_BACKEND.get(kind, self.backend)
+        backend = self.backend if device is None else DEFAULT_BACKENDS.get(kind, self.backend)
         fetcher = self._fetcher()
         for name, store in self._sources.items():
             self._fetch_speaker(fetcher, name, store, backend)
