@@ -22,7 +22,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -50,12 +50,6 @@ class Verification:
     sample_rate: int | None = None
     reason: str | None = None
     seconds: float = 0.0
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready (the wav path as a string)."""
-        doc = asdict(self)
-        doc["wav"] = None if self.wav is None else str(self.wav)
-        return doc
 
 
 def wav_name(name: str, backend: str, device: str) -> str:

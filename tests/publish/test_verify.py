@@ -40,7 +40,6 @@ def test_a_good_onnx_speaker_passes_and_its_wav_is_saved(tmp_path: Path, user_ca
     assert result.duration == pytest.approx(len(data) / sr)
     assert np.abs(data).max() > 0.01
     assert not user_cache.exists()
-    assert result.to_dict()["wav"] == str(verify_dir / "tiny_cpu.wav")
 
 
 def test_the_torch_files_verify_on_the_cpu_under_their_own_name(tmp_path: Path) -> None:
