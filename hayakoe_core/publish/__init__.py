@@ -5,7 +5,8 @@
 * :mod:`.parity` — ONNX graphs and the PyTorch checkpoint agree on fixed inputs;
 * :mod:`.readme` — the destination's four-language README (pure functions);
 * :mod:`.envfile` — reading and saving credentials in ``.env``;
-* :mod:`.verify` — loading a published speaker in a clean process and checking its audio;
+* :mod:`.verify` — loading a published speaker in a clean process (:mod:`.verify_child`)
+  and checking its audio;
 * :mod:`.plan` — the plan a publish carries out and the receipt it returns.
 
 The pipeline never prompts: an interactive layer fills in a plan and the pipeline carries it out.

@@ -32,6 +32,7 @@ from hayakoe_core.text.symbols import symbol_table
 #: deterministic duration predictor alone and once mixed with the stochastic one.
 CASES = ((9, 0.0), (41, 0.5))
 _SEED = 20_240_917
+_AUDIO_TOLERANCE = tolerance_for("audio", np.zeros(1, dtype=np.float32))
 
 
 class ParityError(HayakoeError):
@@ -98,7 +99,7 @@ def check_parity(
         worst = 0.0
         for number, case in enumerate(inputs, 1):
             worst = max(worst, _compare(reference, exported, case, f"{what} disagree on case {number}"))
-    return ParityReport(len(inputs), worst, str(tolerance_for("audio", np.zeros(1, np.float32))))
+    return ParityReport(len(inputs), worst, str(_AUDIO_TOLERANCE))
 
 
 def _compare(reference: SpeakerModel, exported: SpeakerModel, case: SynthesisInputs, where: str) -> float:
@@ -118,11 +119,10 @@ def _compare(reference: SpeakerModel, exported: SpeakerModel, case: SynthesisInp
             f"{where}: synthesizer.onnx made {got.audio.size // frame} frames of audio, the "
             f"checkpoint {want.audio.size // frame}"
         )
-    tolerance = tolerance_for("audio", want.audio)
     diff = np.abs(got.audio.astype(np.float64) - want.audio.astype(np.float64))
     worst = float(np.nan_to_num(diff.max(), nan=np.inf)) if diff.size else 0.0
-    if not tolerance.accepts(want.audio, got.audio):
-        raise ParityError(f"{where}: audio differs by up to {worst:.3g} (tolerance {tolerance})")
+    if not _AUDIO_TOLERANCE.accepts(want.audio, got.audio):
+        raise ParityError(f"{where}: audio differs by up to {worst:.3g} (tolerance {_AUDIO_TOLERANCE})")
     return worst
 
 

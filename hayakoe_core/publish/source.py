@@ -109,7 +109,7 @@ def find_datasets(root: str | Path | None = None) -> list[SpeakerSource]:
     ``<dataset>-<model>`` so their default names differ."""
     base = data_root(root)
     found: list[SpeakerSource] = []
-    for exports in sorted(base.glob("*/exports")):
+    for exports in sorted(p for p in base.glob("*/exports") if p.is_dir()):
         models = sorted(p for p in exports.iterdir() if p.is_dir() and _is_speaker_folder(p))
         for model in models:
             dataset = exports.parent

@@ -39,6 +39,8 @@ def test_datasets_are_found_under_the_root_and_incomplete_exports_left_out(tmp_p
     (tmp_path / "training" / "exports" / "half").mkdir(parents=True)  # no files yet
     (tmp_path / "training" / "exports" / "half" / "config.json").write_text("{}")
     (tmp_path / "no-exports").mkdir()
+    (tmp_path / "odd").mkdir()
+    (tmp_path / "odd" / "exports").write_text("a file, not a folder")
 
     found = find_datasets(tmp_path)
 
