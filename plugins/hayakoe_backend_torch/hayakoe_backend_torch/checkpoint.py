@@ -207,7 +207,7 @@ def _diagnose(path: Path) -> str | None:
         if start != end or stop - start != need:
             return (
                 f"tensor {key!r} header says {dtype} {shape} ({need} bytes) but its byte range is "
-                f"{start}..{stop} (a corrupt or hand-edited header)"
+                f"{start}..{stop} (the header is corrupt: save or copy the checkpoint again)"
             )
         if stop > data_bytes:
             return (
