@@ -1,4 +1,4 @@
-"""Synthesis speed and memory: hayakoe ONNX-CPU and torch-CPU against upstream hayakoe 1.3.1.
+"""Synthesis speed and memory: hayakoe ONNX-, OpenVINO- and torch-CPU against upstream hayakoe 1.3.1.
 
     .venv/bin/python bench/synth.py [--work DIR] [--runs 5] [--warmup 1] [--backends LIST]
                                     [--baseline-python PYTHON]
@@ -10,7 +10,9 @@
    BERT features) with noise 0.6 / noise_w 0.8 and ``sdp_ratio`` 0, so every backend produces the
    same audio length and times are comparable run to run.
 3. Measures, each in its own process (so peak RSS is that backend's alone): hayakoe's
-   ``OnnxSpeaker`` (onnx), hayakoe's ``TorchSpeaker`` on CPU (torch), and the baseline (upstream):
+   ``OnnxSpeaker`` (onnx), ``OpenVinoSpeaker`` (openvino: the same graphs compiled by OpenVINO,
+   FP32, its model cache under the work dir, filled by an untimed first load),
+   hayakoe's ``TorchSpeaker`` on CPU (torch), and the baseline (upstream):
    the same synthesizer.onnx run the way upstream hayakoe 1.3.1 runs it (a default
    ``onnxruntime.InferenceSession``: ORT_ENABLE_ALL, default thread pools with spinning), inside a
    throwaway venv where ``hayakoe==1.3.1`` and its onnxruntime are installed. Upstream reads text
@@ -46,7 +48,8 @@ from _common import (
 )
 
 INPUTS = {"short": 35, "medium": 101, "long": 301}
-KINDS = ("onnx", "torch", "upstream")
+KINDS = ("onnx", "openvino", "torch", "upstream")
+GRAPH_KINDS = ("onnx", "openvino")  # ours that run the same graphs as upstream: compared with it
 FRAMES_PER_PHONE = 5.5
 SEED = 1234
 
@@ -149,6 +152,10 @@ def _open_ours(kind: str, folder: Path) -> Callable[[Path], Callable[[], int]]:
         from hayakoe_backend_onnx.runtime import OnnxSpeaker
 
         speaker = OnnxSpeaker.load(folder)
+    elif kind == "openvino":
+        from hayakoe_backend_openvino.runtime import OpenVinoSpeaker
+
+        speaker = OpenVinoSpeaker.load(folder, model_cache=folder.parent / "openvino-cache")
     else:
         from hayakoe_backend_torch.runtime import TorchSpeaker
 
@@ -217,21 +224,19 @@ def _baseline_python(work: Path, given: Path | None) -> tuple[Path | None, str]:
 
 def _table(results: dict[str, dict]) -> str:
     kinds = [k for k in KINDS if k in results]
-    ratio = "onnx" in results and "upstream" in results
-    head = ["input", "phones", "audio s", *(f"{k} x" for k in kinds)]
-    rows = [head + (["ours/upstream"] if ratio else [])]
+    ratios = [k for k in GRAPH_KINDS if k in results and "upstream" in results]
+    head = ["input", "phones", "audio s", *(f"{k} x" for k in kinds), *(f"{k}/upstream" for k in ratios)]
+    rows = [head]
     for name, phones in INPUTS.items():
         factors = {k: results[k]["cases"][name] for k in kinds}
         speed = {k: c["audio_s"] / c["wall_s"] for k, c in factors.items()}
         row = [name, str(phones), f"{factors[kinds[0]]['audio_s']:.2f}"]
         row += [f"{speed[k]:.2f}" for k in kinds]
-        rows.append(row + ([f"{speed['onnx'] / speed['upstream']:.3f}"] if ratio else []))
+        rows.append(row + [f"{speed[k] / speed['upstream']:.3f}" for k in ratios])
     for label, key, fmt in (("load s", "load_s", "{:.2f}"), ("peak RSS MiB", "peak_rss_mib", "{:.0f}")):
         row = [label, "", "", *(fmt.format(results[k][key]) for k in kinds)]
-        if ratio:
-            row.append(f"{results['onnx'][key] / results['upstream'][key]:.3f}")
-        rows.append(row)
-    widths = [max(len(r[i]) for r in rows) for i in range(len(head) + ratio)]
+        rows.append(row + [f"{results[k][key] / results['upstream'][key]:.3f}" for k in ratios])
+    widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
     return "\n".join("  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) for r in rows)
 
 
@@ -248,8 +253,10 @@ def run_bench(work: Path, args: argparse.Namespace) -> None:
     cases = [work / "inputs" / f"{name}.npz" for name in INPUTS]
     timing = ("--runs", runs, "--warmup", warmup)
     results: dict[str, dict] = {}
-    ours = {"onnx": work / "onnx", "torch": work / "speaker"}
+    ours = {"onnx": work / "onnx", "openvino": work / "onnx", "torch": work / "speaker"}
     for kind, folder in ((k, f) for k, f in ours.items() if k in kinds):
+        if kind == "openvino":  # fill OpenVINO's model cache: load time is then a warm load
+            _child(sys.executable, "worker", kind, folder, cases[0], "--runs", 1, "--warmup", 0, env=ours_env)
         print(f"measuring {kind} ...", flush=True)
         results[kind] = _child(sys.executable, "worker", kind, folder, *cases, *timing, env=ours_env)
     if "upstream" in kinds:
@@ -280,7 +287,7 @@ def main(argv: list[str] | None = None) -> None:
         p.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--work", type=Path, help="keep files here (default: a temp dir)")
     parser.add_argument(
-        "--backends", default=",".join(KINDS), help="comma-separated subset of onnx,torch,upstream"
+        "--backends", default=",".join(KINDS), help="comma-separated subset of onnx,openvino,torch,upstream"
     )
     parser.add_argument(
         "--baseline-python",

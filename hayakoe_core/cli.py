@@ -79,10 +79,20 @@ def list_speakers(url: str) -> None:
     if not speakers:
         click.echo(f"no speakers at {store.url}")
         return
-    folders = {b.repo_folder: b.name for b in registry.backends()}
+    folders = {b.repo_folder: b.name for b in registry.backends() if b.files_from is None}
     for folder, names in speakers.items():
         label = f"{folder}/ ({folders[folder]} backend)" if folder in folders else f"{folder}/"
         click.echo(f"{label}: {', '.join(names)}")
+
+
+def _installed_backend(ctx: click.Context, param: click.Parameter, name: str | None) -> str | None:
+    """``--backend``: the name of a backend the registry has (it lists them when not)."""
+    if name is not None:
+        try:
+            get_registry().backend(name)
+        except HayakoeError as exc:
+            raise click.BadParameter(str(exc)) from None
+    return name
 
 
 @cli.command()
@@ -91,7 +101,9 @@ def list_speakers(url: str) -> None:
 @click.option("--speaker", "name", required=True, help="Speaker name at the source.")
 @click.option("-o", "--out", "out", default="out.wav", show_default=True, type=click.Path(dir_okay=False))
 @click.option("--device", default="cpu", show_default=True, help="cpu or cuda.")
-@click.option("--backend", type=click.Choice(["onnx", "torch"]), help="Force a backend.")
+@click.option(
+    "--backend", callback=_installed_backend, help="Force an installed backend (see `hayakoe plugins`)."
+)
 @click.option("--bert-source", help="Where the shared BERT comes from (default: see README).")
 @click.option("--cache-dir", type=click.Path(file_okay=False), help="Cache root (default $HAYAKOE_CACHE).")
 @click.option("--style", default="Neutral", show_default=True)

@@ -37,7 +37,7 @@ DISABLE_ENV = "HAYAKOE_DISABLE_PLUGINS"
 # What the root distribution's extras install, so a missing built-in is a clear instruction.
 # This is knowledge of our own packaging, not an import of any plugin.
 _DESTINATION_EXTRAS = {"hf": "hf", "s3": "s3", "file": None}
-_BACKEND_EXTRAS = {"onnx": "cpu", "torch": "gpu"}
+_BACKEND_EXTRAS = {"onnx": "cpu", "torch": "gpu", "openvino": "openvino"}
 
 
 class Capability(Enum):
@@ -283,12 +283,16 @@ class Registry:
         cache_dir: Path,
         progress: Any,
     ) -> list[Path]:
-        """Write backend ``backend``'s file set for one speaker into ``out_dir`` (see the hookspec)."""
-        record = self._backend_record(backend)
+        """Write backend ``backend``'s file set for one speaker into ``out_dir`` (see the hookspec).
+
+        A backend that declares ``files_from`` is prepared by that backend: its file set is the
+        other's (the repo folders must agree).
+        """
+        owner = self.files_owner(backend)
         return self._call_on(
-            record,
+            self._backend_record(owner.name),
             "hayakoe_prepare_files",
-            f"the {backend} backend",
+            f"the {owner.name} backend",
             speaker_source=speaker_source,
             checkpoint=checkpoint,
             out_dir=out_dir,
@@ -299,17 +303,34 @@ class Registry:
     def check_files(self, backend: str, *, speaker_source: Path, checkpoint: Path) -> bool:
         """Check that backend ``backend`` can prepare files from these (see the hookspec); raises
         what the backend raises. ``False`` when the backend has no such check, ``True`` when passed."""
-        record = self._backend_record(backend)
+        owner = self.files_owner(backend)
+        record = self._backend_record(owner.name)
         if "hayakoe_check_files" not in record.hooks:
             return False
         self._call_on(
             record,
             "hayakoe_check_files",
-            f"the {backend} backend",
+            f"the {owner.name} backend",
             speaker_source=speaker_source,
             checkpoint=checkpoint,
         )
         return True
+
+    def files_owner(self, backend: str) -> BackendInfo:
+        """The backend that prepares ``backend``'s files: itself, or the one it names in
+        ``files_from``; :class:`PluginError` when that one is missing or owns another folder."""
+        info = self.backend(backend)
+        if info.files_from is None:
+            return info
+        owner = self.backend(info.files_from)
+        if owner.files_from is not None:
+            raise PluginError(f"backend {backend!r} loads the files of {owner.name!r}, which prepares none")
+        if owner.repo_folder != info.repo_folder:
+            raise PluginError(
+                f"backend {backend!r} declares repo folder {info.repo_folder!r} but loads the files "
+                f"of {owner.name!r}, which live in {owner.repo_folder!r}"
+            )
+        return owner
 
     def _owner(self, name: str) -> PluginRecord:
         for record in self.records:

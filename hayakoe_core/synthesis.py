@@ -7,12 +7,14 @@ numpy, batch axis omitted (B = 1 is implied); backends add it themselves.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from hayakoe_core.errors import ConfigError
 from hayakoe_core.speaker_config import SpeakerConfig
 
 BERT_DIM = 1024
@@ -92,3 +94,132 @@ class BertFeatures(Protocol):
     def features_batch(self, items: Sequence[tuple[str, Sequence[int]]]) -> list[np.ndarray]:
         """The same for several texts in one padded batch (multi-sentence generate)."""
         ...
+
+
+# --- upstream's ONNX graphs, whichever runtime executes them ---------------------------------------
+
+SYNTHESIZER_FILE = "synthesizer.onnx"
+DURATION_PREDICTOR_FILE = "duration_predictor.onnx"
+
+
+class Graph(Protocol):
+    """One loaded graph of an ONNX speaker folder, as a runtime (onnxruntime, OpenVINO) runs it."""
+
+    inputs: frozenset[str]
+    outputs: tuple[str, ...]
+
+    def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Run with the feeds this graph declares (a superset may be passed); every output by name."""
+        ...
+
+
+#: Opens the graph file at a path, checked with :func:`check_graph` for the output it must have.
+GraphOpener = Callable[[Path, str], Graph]
+
+
+def check_graph(path: Path, inputs: frozenset[str], outputs: Sequence[str], required_output: str) -> None:
+    """:class:`ConfigError` naming ``path`` unless the graph takes only inputs we can feed and has
+    ``required_output`` (``audio`` for the synthesizer, ``durations`` for the duration predictor)."""
+    unknown = sorted(inputs - frozenset(SYNTHESIZER_INPUTS))
+    if unknown:
+        raise ConfigError(f"{path}: unexpected graph inputs {unknown}; not an SBV2 JP-Extra graph")
+    if required_output not in outputs:
+        raise ConfigError(f"{path}: the graph has no {required_output!r} output")
+
+
+def graph_feeds(inputs: SynthesisInputs) -> dict[str, np.ndarray]:
+    """Every graph input by name, with the batch axis added and scalars as float32 [1]."""
+    x = np.asarray(inputs.x, dtype=np.int64)
+    return {
+        "x": x[None],
+        "x_lengths": np.array([x.shape[0]], dtype=np.int64),
+        "sid": np.array([inputs.sid], dtype=np.int64),
+        "tone": np.asarray(inputs.tone, dtype=np.int64)[None],
+        "language": np.asarray(inputs.language, dtype=np.int64)[None],
+        "bert": np.asarray(inputs.bert, dtype=np.float32)[None],
+        "style_vec": np.asarray(inputs.style_vec, dtype=np.float32)[None],
+        "noise_scale": np.array([inputs.noise_scale], dtype=np.float32),
+        "length_scale": np.array([inputs.length_scale], dtype=np.float32),
+        "noise_scale_w": np.array([inputs.noise_scale_w], dtype=np.float32),
+        "sdp_ratio": np.array([inputs.sdp_ratio], dtype=np.float32),
+    }
+
+
+class GraphSpeaker:
+    """A :class:`SpeakerModel` over an upstream ONNX speaker folder, for any graph runtime.
+
+    The folder holds ``config.json``, ``synthesizer.onnx`` and, optionally,
+    ``duration_predictor.onnx``; ``open_graph`` loads one graph with the backend's runtime.
+    Durations (frames per phone) come from, in order of preference:
+
+    1. the synthesizer's optional second output ``durations`` (the same draw as the audio);
+    2. ``duration_predictor.onnx``, run on the same inputs. When ``noise_scale_w`` and
+       ``sdp_ratio`` are both non-zero the stochastic duration predictor draws its own noise, so
+       these durations are a separate draw and may not add up to the audio's length;
+    3. neither: nothing is computed, ``SynthesisResult.durations`` is an empty array and
+       ``trace`` leaves ``durations`` out.
+
+    Thread-compatible, not thread-safe: one call at a time per speaker.
+    """
+
+    def __init__(self, speaker_dir: str | Path, open_graph: GraphOpener) -> None:
+        """Open ``speaker_dir``. :class:`ConfigError` naming the file when config.json or
+        synthesizer.onnx is missing or unusable. duration_predictor.onnx is opened here only when
+        every synthesis needs it (the synthesizer has no ``durations`` output); otherwise on the
+        first :meth:`predict_durations`, which then raises those errors: that keeps its weights
+        (about 30 MiB at full size) out of speakers that never ask for it."""
+        speaker_dir = Path(speaker_dir)
+        self.config = SpeakerConfig.from_file(speaker_dir / "config.json")
+        self._open_graph = open_graph
+        self._synthesizer = self._open(speaker_dir / SYNTHESIZER_FILE, "audio")
+        dp_path = speaker_dir / DURATION_PREDICTOR_FILE
+        self._dp_path = dp_path if dp_path.exists() else None
+        self._dp_graph: Graph | None = None
+        if "durations" not in self._synthesizer.outputs:
+            self._duration_predictor()
+
+    def _open(self, path: Path, required_output: str) -> Graph:
+        if not path.is_file():
+            raise ConfigError(f"{path.parent}: {path.name} not found")
+        return self._open_graph(path, required_output)
+
+    @property
+    def has_durations(self) -> bool:
+        """Whether :meth:`synthesize` can report durations (see the class docstring)."""
+        return "durations" in self._synthesizer.outputs or self._dp_path is not None
+
+    def _duration_predictor(self) -> Graph | None:
+        """The duration predictor, opened on first use; ``None`` without the file."""
+        if self._dp_graph is None and self._dp_path is not None:
+            self._dp_graph = self._open(self._dp_path, "durations")
+        return self._dp_graph
+
+    def synthesize(self, inputs: SynthesisInputs) -> SynthesisResult:
+        """Audio float32 [L]; durations float32 [T], empty when :attr:`has_durations` is false."""
+        traced = self.trace(inputs)
+        durations = traced.get("durations", np.zeros(0, dtype=np.float32))
+        return SynthesisResult(audio=traced["audio"], durations=durations)
+
+    def predict_durations(self, inputs: SynthesisInputs) -> np.ndarray | None:
+        """Frames per phone, float32 [T], from duration_predictor.onnx; ``None`` without one."""
+        graph = self._duration_predictor()
+        return None if graph is None else _flat(graph.run(graph_feeds(inputs))["durations"])
+
+    def trace(self, inputs: SynthesisInputs) -> dict[str, np.ndarray]:
+        """``audio`` float32 [L] and, when available, ``durations`` float32 [T].
+
+        The graphs are opaque, so no intermediate tensors are reported.
+        """
+        feeds = graph_feeds(inputs)
+        out = self._synthesizer.run(feeds)
+        traced = {"audio": _flat(out["audio"])}
+        if "durations" in out:
+            traced["durations"] = _flat(out["durations"])
+        elif (graph := self._duration_predictor()) is not None:
+            traced["durations"] = _flat(graph.run(feeds)["durations"])
+        return traced
+
+
+def _flat(array: np.ndarray) -> np.ndarray:
+    """A graph output with its size-1 batch/channel axes dropped: audio [L], durations [T]."""
+    return np.ascontiguousarray(array, dtype=np.float32).reshape(-1)

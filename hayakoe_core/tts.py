@@ -32,6 +32,10 @@ DEFAULT_BERT_SOURCE = "hf://lemondouble/hayakoe"
 BERT_SOURCE_ENV = "HAYAKOE_BERT_SOURCE"
 #: The backend each device kind uses unless ``TTS(backend=...)`` names another.
 DEFAULT_BACKENDS = {"cpu": "onnx", "cuda": "torch"}
+# Used instead when the device's default is not installed, first installed first. OpenVINO is not
+# the CPU default: it keeps ~85 MiB per distinct utterance length it has run (full-size speaker),
+# so a long-running process grows past upstream's memory (README, "OpenVINO backend").
+_FALLBACK_BACKENDS = {"cpu": ("openvino",), "cuda": ()}
 _WARMUP_TEXT = "テスト。"
 
 
@@ -42,7 +46,9 @@ class TTS:
     ``$HAYAKOE_CACHE``, else ``./hayakoe_cache``). ``bert_source``: where the shared BERT comes from
     (else the first speaker source that holds one, else ``$HAYAKOE_BERT_SOURCE``, else upstream's
     public ``hf://lemondouble/hayakoe``). ``hf_token``: token for ``hf://`` sources (else
-    ``HF_TOKEN``). ``backend``: ``"onnx"`` or ``"torch"`` whatever the device. ``offline``: ask no
+    ``HF_TOKEN``). ``backend``: any installed backend (``"onnx"``, ``"openvino"``, ``"torch"``)
+    whatever the device; default: ``onnx`` for ``cpu`` (``openvino`` when only it is installed),
+    ``torch`` for ``cuda``. ``offline``: ask no
     remote store, load what is cached (local folders are read as usual); ``HF_HUB_OFFLINE=1`` does
     the same for ``hf://`` sources only.
     """
@@ -60,8 +66,9 @@ class TTS:
         kind = device.split(":", 1)[0]
         if kind not in DEFAULT_BACKENDS:
             raise HayakoeError(f"unknown device {device!r}: use 'cpu' or 'cuda'")
+        self._registry: Registry = get_registry()
         self.device = device
-        self.backend = backend or DEFAULT_BACKENDS[kind]
+        self.backend = backend or self._default_backend(kind)
         self.cache_dir = cache_root(cache_dir)
         self.bert_source = bert_source
         self.offline = offline
@@ -71,7 +78,6 @@ class TTS:
         self._user_dict = UserDictionary()
         self._frontend = TextFrontend(self._user_dict)
         self._bert: BertFeatures | None = None
-        self._registry: Registry = get_registry()
 
     def __repr__(self) -> str:
         return f"TTS(device={self.device!r}, backend={self.backend!r}, speakers={list(self._sources)})"
@@ -112,7 +118,9 @@ class TTS:
         """Fetch every registered speaker's files and the BERT for ``device`` without loading any
         model (no onnxruntime or torch needed): a build step for container images."""
         kind = (device or self.device).split(":", 1)[0]
-        backend = self.backend if device is None else DEFAULT_BACKENDS.get(kind, self.backend)
+        backend = (
+            self.backend if device is None or kind not in DEFAULT_BACKENDS else self._default_backend(kind)
+        )
         fetcher = self._fetcher()
         for name, store in self._sources.items():
             self._fetch_speaker(fetcher, name, store, backend)
@@ -120,6 +128,13 @@ class TTS:
         return self
 
     # --- internals ----------------------------------------------------------------------------
+
+    def _default_backend(self, kind: str) -> str:
+        """The device's default backend, else the first installed fallback (else the default,
+        whose absence :meth:`prepare` reports with the extra to install)."""
+        installed = {b.name for b in self._registry.backends()}
+        preferred = (DEFAULT_BACKENDS[kind], *_FALLBACK_BACKENDS[kind])
+        return next((name for name in preferred if name in installed), preferred[0])
 
     def _store(self, url: str) -> Store:
         target = self._registry.parse_url(url)
@@ -174,4 +189,3 @@ class TTS:
         return BertFeatureExtractor.from_source_root(
             root, optimized_cache=self.cache_dir / "derived" / "bert"
         )
-

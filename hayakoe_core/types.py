@@ -75,7 +75,10 @@ class BackendInfo:
 
     ``name`` is the backend name users pass (``"onnx"``, ``"torch"``); ``repo_folder`` the top-level
     folder of the repo layout it owns (``"onnx"``, ``"pytorch"``); ``devices`` the devices it runs on,
-    the first being its default (``("cpu",)``, ``("cuda", "cpu")``).
+    the first being its default (``("cpu",)``, ``("cuda", "cpu")``). ``files_from`` names the backend
+    whose prepared files this one loads (``"onnx"`` for a second runtime of the ``onnx/`` graphs):
+    such a backend shares that backend's ``repo_folder``, has no prepare step of its own and is
+    never a publishing choice; ``None`` (the usual case) means it prepares its own files.
     """
 
     name: str
@@ -83,6 +86,7 @@ class BackendInfo:
     devices: tuple[str, ...]
     description: str = ""
     extra: str | None = None
+    files_from: str | None = None
 
 
 @dataclass(frozen=True)

@@ -18,5 +18,6 @@ PY="${PYTHON:-python3}"
     -e plugins/hayakoe_dest_s3 \
     -e "plugins/hayakoe_backend_onnx[export]" \
     -e plugins/hayakoe_backend_torch \
+    -e plugins/hayakoe_backend_openvino \
     -e examples/hayakoe_dest_zip
 echo "installed into $VENV"

@@ -12,6 +12,7 @@ PLUGINS = {
     "hayakoe-dest-s3": ("s3", "hayakoe_dest_s3.plugin"),
     "hayakoe-backend-onnx": ("onnx", "hayakoe_backend_onnx.plugin"),
     "hayakoe-backend-torch": ("torch", "hayakoe_backend_torch.plugin"),
+    "hayakoe-backend-openvino": ("openvino", "hayakoe_backend_openvino.plugin"),
 }
 
 
@@ -39,6 +40,12 @@ def test_base_install_is_light():
         assert heavy not in pulled
 
 
+def test_openvino_extra_pulls_no_torch():
+    pulled = closure("hayakoe", frozenset({"openvino"}))
+    assert "torch" not in pulled
+    assert not any(d.startswith("hayakoe-backend-") and d != "hayakoe-backend-openvino" for d in pulled)
+
+
 def test_cpu_extra_has_onnx_backend_and_no_torch():
     pulled = closure("hayakoe", frozenset({"cpu"}))
     assert {"hayakoe-backend-onnx", "onnxruntime"} <= pulled
@@ -50,12 +57,13 @@ def test_cpu_extra_has_onnx_backend_and_no_torch():
     ("extra", "expected"),
     [
         ("gpu", {"hayakoe-backend-torch", "torch"}),
+        ("openvino", {"hayakoe-backend-openvino", "openvino", "onnxruntime"}),
         ("hf", {"hayakoe-dest-hf", "huggingface-hub"}),
         ("s3", {"hayakoe-dest-s3", "boto3"}),
         ("publish", {"hayakoe-backend-onnx", "hayakoe-backend-torch", "onnx", "hayakoe-dest-hf",
                      "hayakoe-dest-s3"}),
-        ("all", {"hayakoe-backend-onnx", "hayakoe-backend-torch", "hayakoe-dest-hf",
-                 "hayakoe-dest-s3"}),
+        ("all", {"hayakoe-backend-onnx", "hayakoe-backend-torch", "hayakoe-backend-openvino",
+                 "hayakoe-dest-hf", "hayakoe-dest-s3"}),
     ],
 )
 def test_extras(extra, expected):

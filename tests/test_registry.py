@@ -248,3 +248,50 @@ def test_cli_lists_broken_plugin_and_keeps_working(site):
     table = subprocess.run([sys.executable, "-m", "hayakoe", "plugins"], capture_output=True,
                            text=True, env={**env, "COLUMNS": "200"}, check=True).stdout
     assert "broken" in table and "error" in table
+
+
+class _Reader:
+    """A backend that runs another backend's files (declares ``files_from``)."""
+
+    def __init__(self, folder: str, owner: str) -> None:
+        self.folder, self.owner = folder, owner
+
+    @hookimpl
+    def hayakoe_backend(self):
+        return BackendInfo(name="reader", repo_folder=self.folder, devices=("cpu",), files_from=self.owner)
+
+    @hookimpl
+    def hayakoe_load_runtime(self, speaker_dir, device, cache_dir):
+        return speaker_dir
+
+
+class _Writer:
+    @hookimpl
+    def hayakoe_backend(self):
+        return BackendInfo(name="writer", repo_folder="graphs", devices=("cpu",))
+
+    @hookimpl
+    def hayakoe_prepare_files(self, speaker_source, checkpoint, out_dir, cache_dir, progress):
+        return [out_dir / "made-by-writer"]
+
+
+def test_files_from_routes_prepare_to_the_owner(tmp_path):
+    registry = Registry()
+    registry.register(_Writer(), "writer")
+    registry.register(_Reader("graphs", "writer"), "reader")
+    assert registry.files_owner("reader").name == "writer"
+    kwargs = dict(speaker_source=tmp_path, checkpoint=tmp_path / "c", out_dir=tmp_path, cache_dir=tmp_path)
+    made = registry.prepare_files("reader", progress=None, **kwargs)
+    assert made == [tmp_path / "made-by-writer"]
+
+
+@pytest.mark.parametrize(
+    ("folder", "owner", "message"),
+    [("other", "writer", "declares repo folder 'other'"), ("graphs", "nobody", "unknown backend 'nobody'")],
+)
+def test_files_from_mismatch_is_a_clear_error(folder, owner, message):
+    registry = Registry()
+    registry.register(_Writer(), "writer")
+    registry.register(_Reader(folder, owner), "reader")
+    with pytest.raises(PluginError, match=message):
+        registry.files_owner("reader")

@@ -100,7 +100,7 @@ def test_missing_backend_names_the_extra(repo, tmp_path):
         "from hayakoe import TTS\n"
         f"TTS('cpu', cache_dir={str(tmp_path)!r}).load('tiny', source={str(repo)!r}).prepare()\n"
     )
-    env = {"HAYAKOE_DISABLE_PLUGINS": "onnx", "PATH": "/usr/bin:/bin"}
+    env = {"HAYAKOE_DISABLE_PLUGINS": "onnx,openvino", "PATH": "/usr/bin:/bin"}
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert result.returncode != 0
     assert "pip install 'hayakoe[cpu]'" in result.stderr

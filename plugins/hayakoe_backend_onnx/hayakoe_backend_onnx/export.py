@@ -22,11 +22,17 @@ import onnx
 import torch
 from torch import nn
 
-from hayakoe_backend_onnx.runtime import DURATION_PREDICTOR_FILE, SYNTHESIZER_FILE
 from hayakoe_backend_torch.checkpoint import find_checkpoint, load_synthesizer
 from hayakoe_backend_torch.model import JPExtraSynthesizer
 from hayakoe_core.speaker_config import SpeakerConfig
-from hayakoe_core.synthesis import BERT_DIM, DURATION_PREDICTOR_INPUTS, STYLE_DIM, SYNTHESIZER_INPUTS
+from hayakoe_core.synthesis import (
+    BERT_DIM,
+    DURATION_PREDICTOR_FILE,
+    DURATION_PREDICTOR_INPUTS,
+    STYLE_DIM,
+    SYNTHESIZER_FILE,
+    SYNTHESIZER_INPUTS,
+)
 
 # Part of the export cache key: bump whenever the produced graphs could change.
 EXPORTER_VERSION = "hayakoe-onnx-export-1"
