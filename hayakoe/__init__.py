@@ -18,6 +18,7 @@ from hayakoe_core import __version__
 if TYPE_CHECKING:
     from hayakoe_core.audio import Audio
     from hayakoe_core.errors import HayakoeError
+    from hayakoe_core.publish.api import publish
     from hayakoe_core.speaker import Speaker
     from hayakoe_core.tts import TTS
 
@@ -26,8 +27,9 @@ _EXPORTS = {
     "Speaker": "hayakoe_core.speaker",
     "Audio": "hayakoe_core.audio",
     "HayakoeError": "hayakoe_core.errors",
+    "publish": "hayakoe_core.publish.api",
 }
-__all__ = ["TTS", "Audio", "HayakoeError", "Speaker", "__version__"]
+__all__ = ["TTS", "Audio", "HayakoeError", "Speaker", "__version__", "publish"]
 
 
 def __getattr__(name: str) -> Any:

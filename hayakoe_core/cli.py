@@ -8,6 +8,7 @@ is one ``hayakoe publish --to URL`` whose URL scheme picks the destination plugi
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
 
 import click
@@ -130,6 +131,89 @@ def say(
     audio = speaker.generate(text, style=style, speed=speed)
     path = audio.save(out)
     click.echo(f"{path}: {audio.duration:.2f} s at {audio.sr} Hz ({tts.backend} backend, {device})")
+
+
+@cli.command()
+@click.option(
+    "--folder", type=click.Path(file_okay=False),
+    help="Speaker folder (config.json, style_vectors.npy, *.safetensors).",
+)
+@click.option("--dataset", help="A dataset under the data root (data/dataset/<name>/exports/<model>/).")
+@click.option(
+    "--data-root", type=click.Path(file_okay=False),
+    help="Where datasets live (default $HAYAKOE_DATA_ROOT or ./data/dataset).",
+)
+@click.option("--checkpoint", help="Checkpoint file name in the folder (needed when there are several).")
+@click.option(
+    "--name",
+    help="Speaker name at the destination (default: the folder's, lower-cased and hyphenated).",
+)
+@click.option(
+    "--backend", type=click.Choice(["cpu", "gpu", "both"]),
+    help="cpu: ONNX files; gpu: PyTorch files; both (default).",
+)
+@click.option("--to", "to", help="Destination URL: hf://org/repo[@branch], s3://bucket/prefix, a folder.")
+@click.option(
+    "--bert-source",
+    help="Where the shared BERT comes from (default $HAYAKOE_BERT_SOURCE, then the destination's "
+    "own, then upstream's).",
+)
+@click.option(
+    "--license", "license_",
+    help="License id for the README's metadata (default: kept, else other).",
+)
+@click.option(
+    "--readme", type=click.Choice(["create", "update", "keep"]),
+    help="What to do with a README.md that differs.",
+)
+@click.option("--overwrite", is_flag=True, help="Replace the speaker if the destination has it.")
+@click.option(
+    "--no-verify", is_flag=True,
+    help="Promote without loading the staged copy first (the receipt says unverified).",
+)
+@click.option(
+    "--verify-dir", default=".verify_audio", show_default=True, type=click.Path(file_okay=False),
+    help="Where the verification wavs go.",
+)
+@click.option("--dry-run", is_flag=True, help="Build everything, send nothing; print the plan.")
+@click.option("--json", "as_json", is_flag=True, help="Print the receipt as JSON (implies --yes).")
+@click.option("-y", "--yes", is_flag=True, help="Never prompt: a missing answer is an error naming its flag.")
+def publish(
+    folder: str | None,
+    dataset: str | None,
+    data_root: str | None,
+    checkpoint: str | None,
+    name: str | None,
+    backend: str | None,
+    to: str | None,
+    bert_source: str | None,
+    license_: str | None,
+    readme: str | None,
+    overwrite: bool,
+    no_verify: bool,
+    verify_dir: str,
+    dry_run: bool,
+    as_json: bool,
+    yes: bool,
+) -> None:
+    """Publish a trained speaker: export, check, stage, verify from the staged copy, then make it live."""
+    from hayakoe_core.publish import command
+    from hayakoe_core.publish.request import Answers
+
+    answers = Answers(
+        folder=folder, dataset=dataset, data_root=data_root, checkpoint=checkpoint, name=name,
+        backend=backend, to=to, bert_source=bert_source, license=license_, readme=readme,  # type: ignore[arg-type]
+        overwrite=overwrite, verify=not no_verify, verify_dir=verify_dir,
+    )  # fmt: skip
+    mode = command.Mode(command.can_prompt(yes, as_json), dry_run=dry_run, as_json=as_json)
+    try:
+        receipt = command.run(answers, mode)
+    except KeyboardInterrupt:
+        click.echo("interrupted: nothing half-visible was left at the destination; running the same "
+                   "command again is safe", err=True)  # fmt: skip
+        sys.exit(130)
+    if receipt is None:
+        sys.exit(1)
 
 
 def main() -> None:

@@ -202,6 +202,11 @@ class Registry:
         """URL schemes accepted by the installed destination plugins."""
         return sorted(self._usable("scheme"))
 
+    def destinations(self) -> list[DestinationInfo]:
+        """Declarations of the usable destination plugins, each once."""
+        records = {id(r): r for r in self._usable("scheme").values()}.values()
+        return [r.declaration for r in records]  # type: ignore[misc]
+
     def backends(self) -> list[BackendInfo]:
         """Declarations of the usable backends."""
         return [r.declaration for r in self._usable("backend").values()]  # type: ignore[misc]

@@ -1,14 +1,22 @@
 #!/usr/bin/env bash
-# The main job on its embedded default: lay the tiny demo speaker out as a voice repo in
-# ./demo/voices (ONNX exported by hayakoe itself), then load it back and synthesise with both
-# backends on the CPU. Needs the venv from scripts/install.sh.
+# The main job on its embedded default: publish the tiny demo speaker (random weights: it proves
+# the pipeline, not a voice) unattended to the local folder ./demo/voices with both backends —
+# ONNX export, parity check, staging, verification from the staged copy in a clean process,
+# promote — then load it back from that folder and synthesise. Needs the venv from
+# scripts/install.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV="${HAYAKOE_VENV:-.venv}"
 export HAYAKOE_CACHE="${HAYAKOE_CACHE:-$PWD/demo/cache}"
-"$VENV/bin/python" scripts/make_demo_repo.py demo/voices
+"$VENV/bin/hayakoe" publish --yes --overwrite \
+    --folder tests/fixtures/model/tiny --name tiny --backend both \
+    --to ./demo/voices --bert-source ./tests/fixtures/bert/tiny --verify-dir demo/verify_audio
 "$VENV/bin/hayakoe" list ./demo/voices
-for backend in onnx torch; do
-    "$VENV/bin/hayakoe" say "テスト音声です。" --source ./demo/voices --speaker tiny \
-        --backend "$backend" -o "demo/tiny_$backend.wav"
-done
+"$VENV/bin/python" - <<'PY'
+from hayakoe import TTS
+
+tts = TTS(device="cpu").load("tiny", source="./demo/voices").prepare()
+audio = tts.speakers["tiny"].generate("テスト音声です。")
+print(f"loaded back from ./demo/voices: demo/tiny_loaded.wav, {audio.duration:.2f} s at {audio.sr} Hz")
+audio.save("demo/tiny_loaded.wav")
+PY

@@ -393,6 +393,7 @@ class Pipeline:
         with self.receipt.phase("upload"):
             self.store.upload(tree, progress=self.progress)
         self.receipt.files = [_record(rel, f.path, "sent") for rel, f in sorted(files.items())]
+        self.receipt.state = "uploaded (this destination cannot stage)"
         self.receipt.unverified = True  # it was visible before it was verified
         if self.plan.verify:
             try:

@@ -161,6 +161,11 @@ def _tts(device: str, backend: CardBackend, url: str, bert: bool) -> str:
     return f"TTS({', '.join(args)})"
 
 
+def load_line(name: str, info: BackendInfo, url: str, *, bert: bool) -> str:
+    """The line that loads speaker ``name`` from ``url`` with backend ``info`` on its device."""
+    return _load_line(name, CardBackend.from_info(info), url, bert)
+
+
 def _load_line(name: str, backend: CardBackend, url: str, bert: bool) -> str:
     return f'{_tts(backend.device, backend, url, bert)}.load("{name}", source="{url}").prepare()'
 
