@@ -8,7 +8,9 @@ is one ``hayakoe publish --to URL`` whose URL scheme picks the destination plugi
 from __future__ import annotations
 
 import json
+import re
 import sys
+from datetime import timedelta
 from typing import Any
 
 import click
@@ -214,6 +216,58 @@ def publish(
         sys.exit(130)
     if receipt is None:
         sys.exit(1)
+
+
+def _duration(ctx: click.Context, param: click.Parameter, text: str) -> timedelta:
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", text)
+    if match is None:
+        raise click.BadParameter("write a number with s, m, h or d, e.g. 24h or 30m")
+    unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "": "hours"}[match[2]]
+    return timedelta(**{unit: float(match[1])})
+
+
+def _human(age: timedelta) -> str:
+    seconds = age.total_seconds()
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size and seconds % size == 0:
+            count = int(seconds // size)
+            return f"{count} {unit}{'s' if count != 1 else ''}"
+    return f"{seconds:g} s"
+
+
+@cli.command()
+@click.argument("url")
+@click.option(
+    "--older-than", default="24h", show_default=True, callback=_duration,
+    help="Only what a publish left behind longer ago than this (e.g. 30m, 24h, 2d).",
+)  # fmt: skip
+@click.option("--dry-run", is_flag=True, help="List what would be removed; remove nothing.")
+@click.option(
+    "--force-unlock", is_flag=True,
+    help="Also break the destination's publish lock or lease now, even if it has not expired "
+    "(only when no publish is running).",
+)  # fmt: skip
+def cleanup(url: str, older_than: timedelta, dry_run: bool, force_unlock: bool) -> None:
+    """Remove what crashed publishes left at URL: stale staging areas (and, on S3, incomplete
+    multipart uploads). Live speakers are never touched."""
+    from hayakoe_core.registry import Capability
+
+    store = get_registry().open(url)
+    if not store.supports(Capability.CLEANUP):
+        raise HayakoeError(f"the {store.info.name} destination keeps no staging areas: nothing to clean up")
+    found = store.cleanup(older_than, dry_run=dry_run)
+    verb = "would remove" if dry_run else "removed"
+    for line in found:
+        click.echo(f"{verb}: {line}")
+    if not found:
+        click.echo(f"nothing older than {_human(older_than)} to clean up at {store.url}")
+    if force_unlock:
+        if not store.supports(Capability.UNLOCK):
+            click.echo(f"{store.url} needs no unlocking: its lock is released when a publisher exits")
+        elif dry_run:
+            click.echo("--dry-run: the lock was left alone")
+        else:
+            click.echo(f"unlocked: {store.unlock() or 'nothing was held'}")
 
 
 def main() -> None:
