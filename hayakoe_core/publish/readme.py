@@ -96,7 +96,8 @@ def render_readme(
             f"--license {license!r} is not a license id the Hub accepts "
             "(e.g. other, mit, apache-2.0, cc-by-nc-4.0)"
         )
-    by_folder = {b.repo_folder: b for b in map(CardBackend.from_info, backends)}
+    owners = (info for info in backends if info.files_from is None)  # one backend per folder
+    by_folder = {b.repo_folder: b for b in map(CardBackend.from_info, owners)}
     block = _block(url, _speakers(listing), by_folder, bert)
     front, body = _split_front_matter(existing or "")
     return f"---\n{_front_matter(front, license)}---\n{_with_block(body, block)}"
