@@ -6,14 +6,15 @@ batch fixed at 1 and take their inputs by name (see tests/fixtures/model/tiny/on
 
 Only onnxruntime and numpy are imported: the CPU path never imports torch.
 
-Durations (frames per phone) come from, in order of preference:
+Durations (frames per phone):
 
-1. the synthesizer's optional second output ``durations`` (the same draw as the audio);
-2. ``duration_predictor.onnx``, run on the same inputs. When ``noise_scale_w`` and ``sdp_ratio``
-   are both non-zero the stochastic duration predictor draws its own noise, so these durations
-   are a separate draw and may not add up to the audio's length;
-3. neither: nothing is computed, ``SynthesisResult.durations`` is an empty array and ``trace``
-   leaves ``durations`` out.
+- ``synthesize`` reports the synthesizer's optional second output ``durations``, the same draw as
+  the audio (what per-phoneme timings need); a graph without that output reports an empty array
+  and costs nothing more;
+- ``predict_durations`` runs ``duration_predictor.onnx`` (sentence pauses). When
+  ``noise_scale_w`` and ``sdp_ratio`` are both non-zero the stochastic duration predictor draws
+  its own noise, so these are a separate draw from any synthesis;
+- ``trace`` (conformance) reports the first, else the second, else leaves ``durations`` out.
 """
 
 from __future__ import annotations
@@ -77,9 +78,9 @@ class OnnxSpeaker:
         Raises :class:`ConfigError` naming the file when config.json or synthesizer.onnx is
         missing or unreadable, when a graph cannot be loaded, or when a graph lacks the outputs
         or wants inputs this runtime does not know (``audio`` / ``durations`` respectively).
-        duration_predictor.onnx is opened here only when every synthesis needs it (the
-        synthesizer has no ``durations`` output); otherwise on the first
-        :meth:`predict_durations`, which then raises those errors. That keeps its session
+        duration_predictor.onnx is opened here when the synthesizer has no ``durations`` output
+        (then sentence pauses need it, so a broken file should fail the load); otherwise on the
+        first :meth:`predict_durations`, which then raises those errors. That keeps its session
         (about 30 MiB and 0.3 s at full size) out of speakers that never ask for it.
         """
         speaker_dir = Path(speaker_dir)
@@ -93,8 +94,8 @@ class OnnxSpeaker:
 
     @property
     def has_durations(self) -> bool:
-        """Whether :meth:`synthesize` can report durations (see the module docstring)."""
-        return "durations" in self._synthesizer.outputs or self._dp_path is not None
+        """Whether :meth:`synthesize` reports the durations it used (see the module docstring)."""
+        return "durations" in self._synthesizer.outputs
 
     def _duration_predictor(self) -> _Graph | None:
         """The duration predictor's session, opened on first use; ``None`` without the file."""
@@ -104,9 +105,9 @@ class OnnxSpeaker:
 
     def synthesize(self, inputs: SynthesisInputs) -> SynthesisResult:
         """Audio float32 [L]; durations float32 [T], empty when :attr:`has_durations` is false."""
-        traced = self.trace(inputs)
-        durations = traced.get("durations", np.zeros(0, dtype=np.float32))
-        return SynthesisResult(audio=traced["audio"], durations=durations)
+        out = self._synthesizer.run(_feeds(inputs))
+        durations = _flat(out["durations"]) if "durations" in out else np.zeros(0, dtype=np.float32)
+        return SynthesisResult(audio=_flat(out["audio"]), durations=durations)
 
     def predict_durations(self, inputs: SynthesisInputs) -> np.ndarray | None:
         """Frames per phone, float32 [T], from duration_predictor.onnx; ``None`` without one."""
