@@ -28,6 +28,19 @@ DURATION_PREDICTOR_INPUTS = tuple(n for n in SYNTHESIZER_INPUTS if n != "noise_s
 
 
 @dataclass(frozen=True)
+class SynthesisParams:
+    """Everything a synthesis takes besides the text: the style vector (float32 [256]), the
+    speaker id and the four scalars, with upstream's speaker-API defaults."""
+
+    style_vec: np.ndarray
+    sid: int = 0
+    noise_scale: float = 0.6
+    length_scale: float = 1.0
+    noise_scale_w: float = 0.8
+    sdp_ratio: float = 0.2
+
+
+@dataclass(frozen=True)
 class SynthesisInputs:
     """Everything the synthesizer consumes for one utterance (T = phone count incl. blanks).
 
@@ -45,6 +58,24 @@ class SynthesisInputs:
     length_scale: float = 1.0
     noise_scale_w: float = 0.8
     sdp_ratio: float = 0.2
+
+    @classmethod
+    def build(
+        cls,
+        x: Sequence[int],
+        tone: Sequence[int],
+        language: Sequence[int],
+        bert: np.ndarray,
+        params: SynthesisParams,
+    ) -> SynthesisInputs:
+        """Inputs for the id sequences of one text (int64 arrays are made here) with ``params``."""
+        return cls(
+            x=np.asarray(x, dtype=np.int64),
+            tone=np.asarray(tone, dtype=np.int64),
+            language=np.asarray(language, dtype=np.int64),
+            bert=bert,
+            **vars(params),
+        )
 
 
 @dataclass(frozen=True)
