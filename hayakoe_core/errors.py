@@ -47,3 +47,7 @@ class ConflictError(HayakoeError):
     def __init__(self, message: str, *, busy: bool = False) -> None:
         super().__init__(message)
         self.busy = busy
+
+
+class ArgumentError(HayakoeError):
+    """A bad argument to a runtime call: a value out of range, an unknown style or language."""

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from pathlib import Path
 
 import numpy as np
 
 from hayakoe_core.audio import Audio
-from hayakoe_core.pauses import join_with_pauses, pause_targets, predicted_pauses
+from hayakoe_core.errors import ArgumentError, HayakoeError
 from hayakoe_core.style import load_style_vectors, style_vector
-from hayakoe_core.synthesis import BertFeatures, SpeakerModel, SynthesisInputs
-from hayakoe_core.text.frontend import TextFrontend, TextUnit
-from hayakoe_core.text.sentences import split_sentences
+from hayakoe_core.synthesis import BertFeatures, SpeakerModel, SynthesisParams
+from hayakoe_core.text.frontend import TextFrontend
+from hayakoe_core.utterance import Piece, Utterance
 
 STYLE_VECTORS = "style_vectors.npy"
 
@@ -55,51 +57,109 @@ class Speaker:
         noise_w: float = 0.8,
     ) -> Audio:
         """Synthesise ``text``. ``speed`` scales durations (bigger = slower, upstream's
-        ``length_scale``); ``sdp_ratio`` mixes the stochastic duration predictor in; ``noise`` and
-        ``noise_w`` scale the prior and duration noise. Long text is split into sentences, each
-        synthesised separately, and joined with pauses from the duration predictor (80 ms at least).
+        ``length_scale``; finite and above 0); ``sdp_ratio`` (0..1) mixes the stochastic duration
+        predictor in; ``noise`` and ``noise_w`` (finite, 0 or more) scale the prior and duration
+        noise. A bad value is an :class:`ArgumentError`.
+
+        Text is synthesised in segments (sentences; a sentence over 120 characters is cut after
+        commas, then at a hard length: :func:`~hayakoe_core.text.sentences.split_segments`)
+        joined with pauses predicted by the duration model (80 ms at least; none at a hard cut),
+        so any length works in bounded memory. Text with nothing to
+        read (empty, whitespace, only symbols that are not read) gives an empty Audio.
         """
-        params = {
-            "style_vec": style_vector(self._styles, self.config, style, style_weight),
-            "length_scale": speed,
-            "sdp_ratio": sdp_ratio,
-            "noise_scale": noise,
-            "noise_scale_w": noise_w,
-        }
-        sentences = split_sentences(text)
-        texts = sentences if len(sentences) > 1 else [text]
-        units = [self._frontend.preprocess(t) for t in texts]
-        if len(units) == 1:
-            berts = [self._bert.features(units[0].bert_text, units[0].word2ph_blank)]
-        else:
-            berts = self._bert.features_batch([(u.bert_text, u.word2ph_blank) for u in units])
-        pieces = [
-            self.model.synthesize(_inputs(unit, bert, params)).audio
-            for unit, bert in zip(units, berts, strict=True)
-        ]
-        if len(pieces) == 1:
-            audio = pieces[0]
-        else:
-            pauses = pause_targets(len(pieces), self._pauses(text, params))
-            audio = join_with_pauses(pieces, pauses, self.sample_rate)
-        return Audio(np.clip(audio, -1.0, 1.0).astype(np.float32, copy=False), self.sample_rate)
-
-    def _pauses(self, text: str, params: dict) -> list[float] | None:
-        """Pause after each sentence from the duration predictor over the whole text, if any."""
-        whole = self._frontend.preprocess(text)
-        durations = self.model.predict_durations(
-            _inputs(whole, self._bert.features(whole.bert_text, whole.word2ph_blank), params)
+        params = SynthesisParams(
+            style_vec=style_vector(self._styles, self.config, style, _finite("style_weight", style_weight)),
+            length_scale=_checked_speed(speed),
+            sdp_ratio=_in_range("sdp_ratio", sdp_ratio, 0.0, 1.0),
+            noise_scale=_in_range("noise", noise, 0.0),
+            noise_scale_w=_in_range("noise_w", noise_w, 0.0),
         )
-        if durations is None:
-            return None
-        return predicted_pauses(whole.phone_ids, durations, self.config.data.hop_length, self.sample_rate)
+        utterance = Utterance(text, frontend=self._frontend, bert=self._bert, model=self.model, params=params)
+        audio = _join(utterance.pieces())
+        return Audio(np.clip(audio, -1.0, 1.0, out=audio), self.sample_rate)
 
 
-def _inputs(unit: TextUnit, bert: np.ndarray, params: dict) -> SynthesisInputs:
-    return SynthesisInputs(
-        x=np.asarray(unit.phone_ids, dtype=np.int64),
-        tone=np.asarray(unit.tone_ids, dtype=np.int64),
-        language=np.asarray(unit.language_ids, dtype=np.int64),
-        bert=bert,
-        **params,
-    )
+def _join(pieces: Iterable[Piece]) -> np.ndarray:
+    """The pieces' audio, each after its gap of silence, in one float32 array. Pieces are let go
+    as they are copied, so the peak is about one copy of the audio."""
+    held = [(piece.gap, piece.audio) for piece in pieces]
+    out = np.zeros(sum(gap + len(audio) for gap, audio in held), dtype=np.float32)
+    at = 0
+    held.reverse()
+    while held:
+        gap, audio = held.pop()
+        out[at + gap : at + gap + len(audio)] = audio
+        at += gap + len(audio)
+    return out
+
+
+def _checked_speed(speed: float) -> float:
+    if not (math.isfinite(speed) and speed > 0):
+        raise ArgumentError(
+            f"speed must be a finite number above 0 (1.0 normal, 2.0 twice as slow), got {speed!r}"
+        )
+    return float(speed)
+
+
+def _in_range(name: str, value: float, low: float, high: float | None = None) -> float:
+    if not (math.isfinite(value) and low <= value and (high is None or value <= high)):
+        bounds = f"a finite number, {low:g} or more" if high is None else f"from {low:g} to {high:g}"
+        raise ArgumentError(f"{name} must be {bounds}, got {value!r}")
+    return float(value)
+
+
+def _finite(name: str, value: float) -> float:
+    if not math.isfinite(value):
+        raise ArgumentError(f"{name} must be a finite number, got {value!r}")
+    return float(value)
+
+
+class SpeakerNotReadyError(HayakoeError, KeyError):
+    """``tts.speakers[name]`` for a speaker that is not prepared. A :class:`KeyError` too, so code
+    that catches upstream's ``KeyError`` keeps working."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class Speakers(Mapping[str, Speaker]):
+    """``TTS.speakers``: the prepared speakers by name, read-only.
+
+    Asking for a name that is not prepared raises :class:`SpeakerNotReadyError` saying what to do
+    (call ``prepare()``, or ``load()`` first); ``in``, ``get`` and iteration see prepared speakers
+    only, as with a dict.
+    """
+
+    def __init__(self, loaded: Callable[[], Collection[str]]) -> None:
+        self._loaded = loaded
+        self._ready: dict[str, Speaker] = {}
+
+    def __getitem__(self, name: str) -> Speaker:
+        try:
+            return self._ready[name]
+        except KeyError:
+            pass
+        if name in self._loaded():
+            raise SpeakerNotReadyError(
+                f"speaker {name!r} is loaded but not prepared: call tts.prepare() first"
+            )
+        prepared = f" (prepared: {', '.join(self._ready)})" if self._ready else ""
+        raise SpeakerNotReadyError(
+            f"no speaker {name!r}{prepared}: call tts.load({name!r}, source=...) and then tts.prepare()"
+        )
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._ready
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._ready)
+
+    def __len__(self) -> int:
+        return len(self._ready)
+
+    def __repr__(self) -> str:
+        return f"Speakers({list(self._ready)})"
+
+    def add(self, speaker: Speaker) -> None:
+        """Make ``speaker`` available under its name."""
+        self._ready[speaker.name] = speaker

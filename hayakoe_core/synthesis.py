@@ -30,6 +30,19 @@ DURATION_PREDICTOR_INPUTS = tuple(n for n in SYNTHESIZER_INPUTS if n != "noise_s
 
 
 @dataclass(frozen=True)
+class SynthesisParams:
+    """Everything a synthesis takes besides the text: the style vector (float32 [256]), the
+    speaker id and the four scalars, with upstream's speaker-API defaults."""
+
+    style_vec: np.ndarray
+    sid: int = 0
+    noise_scale: float = 0.6
+    length_scale: float = 1.0
+    noise_scale_w: float = 0.8
+    sdp_ratio: float = 0.2
+
+
+@dataclass(frozen=True)
 class SynthesisInputs:
     """Everything the synthesizer consumes for one utterance (T = phone count incl. blanks).
 
@@ -47,6 +60,24 @@ class SynthesisInputs:
     length_scale: float = 1.0
     noise_scale_w: float = 0.8
     sdp_ratio: float = 0.2
+
+    @classmethod
+    def build(
+        cls,
+        x: Sequence[int],
+        tone: Sequence[int],
+        language: Sequence[int],
+        bert: np.ndarray,
+        params: SynthesisParams,
+    ) -> SynthesisInputs:
+        """Inputs for the id sequences of one text (int64 arrays are made here) with ``params``."""
+        return cls(
+            x=np.asarray(x, dtype=np.int64),
+            tone=np.asarray(tone, dtype=np.int64),
+            language=np.asarray(language, dtype=np.int64),
+            bert=bert,
+            **vars(params),
+        )
 
 
 @dataclass(frozen=True)
@@ -150,24 +181,26 @@ class GraphSpeaker:
 
     The folder holds ``config.json``, ``synthesizer.onnx`` and, optionally,
     ``duration_predictor.onnx``; ``open_graph`` loads one graph with the backend's runtime.
-    Durations (frames per phone) come from, in order of preference:
+    Durations (frames per phone):
 
-    1. the synthesizer's optional second output ``durations`` (the same draw as the audio);
-    2. ``duration_predictor.onnx``, run on the same inputs. When ``noise_scale_w`` and
-       ``sdp_ratio`` are both non-zero the stochastic duration predictor draws its own noise, so
-       these durations are a separate draw and may not add up to the audio's length;
-    3. neither: nothing is computed, ``SynthesisResult.durations`` is an empty array and
-       ``trace`` leaves ``durations`` out.
+    - ``synthesize`` reports the synthesizer's optional second output ``durations``, the same
+      draw as the audio (what per-phoneme timings need); a graph without that output reports an
+      empty array and costs nothing more;
+    - ``predict_durations`` runs ``duration_predictor.onnx`` (sentence pauses). When
+      ``noise_scale_w`` and ``sdp_ratio`` are both non-zero the stochastic duration predictor
+      draws its own noise, so these are a separate draw from any synthesis;
+    - ``trace`` (conformance) reports the first, else the second, else leaves ``durations`` out.
 
     Thread-compatible, not thread-safe: one call at a time per speaker.
     """
 
     def __init__(self, speaker_dir: str | Path, open_graph: GraphOpener) -> None:
         """Open ``speaker_dir``. :class:`ConfigError` naming the file when config.json or
-        synthesizer.onnx is missing or unusable. duration_predictor.onnx is opened here only when
-        every synthesis needs it (the synthesizer has no ``durations`` output); otherwise on the
-        first :meth:`predict_durations`, which then raises those errors: that keeps its weights
-        (about 30 MiB at full size) out of speakers that never ask for it."""
+        synthesizer.onnx is missing or unusable. duration_predictor.onnx is opened here when the
+        synthesizer has no ``durations`` output (then sentence pauses need it, so a broken file
+        should fail the load); otherwise on the first :meth:`predict_durations`, which then
+        raises those errors: that keeps its weights (about 30 MiB at full size) out of speakers
+        that never ask for it."""
         speaker_dir = Path(speaker_dir)
         self.config = SpeakerConfig.from_file(speaker_dir / "config.json")
         self._open_graph = open_graph
@@ -185,8 +218,8 @@ class GraphSpeaker:
 
     @property
     def has_durations(self) -> bool:
-        """Whether :meth:`synthesize` can report durations (see the class docstring)."""
-        return "durations" in self._synthesizer.outputs or self._dp_path is not None
+        """Whether :meth:`synthesize` reports the durations it used (see the class docstring)."""
+        return "durations" in self._synthesizer.outputs
 
     def _duration_predictor(self) -> Graph | None:
         """The duration predictor, opened on first use; ``None`` without the file."""
@@ -196,9 +229,9 @@ class GraphSpeaker:
 
     def synthesize(self, inputs: SynthesisInputs) -> SynthesisResult:
         """Audio float32 [L]; durations float32 [T], empty when :attr:`has_durations` is false."""
-        traced = self.trace(inputs)
-        durations = traced.get("durations", np.zeros(0, dtype=np.float32))
-        return SynthesisResult(audio=traced["audio"], durations=durations)
+        out = self._synthesizer.run(graph_feeds(inputs))
+        durations = _flat(out["durations"]) if "durations" in out else np.zeros(0, dtype=np.float32)
+        return SynthesisResult(audio=_flat(out["audio"]), durations=durations)
 
     def predict_durations(self, inputs: SynthesisInputs) -> np.ndarray | None:
         """Frames per phone, float32 [T], from duration_predictor.onnx; ``None`` without one."""

@@ -23,7 +23,7 @@ from hayakoe_core.fetching import Fetcher, cache_root
 from hayakoe_core.paths import safe_name, speaker_prefix
 from hayakoe_core.progress import NullProgress, Progress, RichProgress
 from hayakoe_core.registry import Capability, Registry, Store, get_registry
-from hayakoe_core.speaker import Speaker
+from hayakoe_core.speaker import Speaker, Speakers
 from hayakoe_core.synthesis import BertFeatures
 from hayakoe_core.text.frontend import TextFrontend
 from hayakoe_core.text.user_dict import UserDictionary
@@ -72,9 +72,9 @@ class TTS:
         self.cache_dir = cache_root(cache_dir)
         self.bert_source = bert_source
         self.offline = offline
-        self.speakers: dict[str, Speaker] = {}
         self._hf_token = hf_token
         self._sources: dict[str, Store] = {}
+        self.speakers = Speakers(lambda: self._sources)
         self._user_dict = UserDictionary()
         self._frontend = TextFrontend(self._user_dict)
         self._bert: BertFeatures | None = None
@@ -111,7 +111,7 @@ class TTS:
             speaker = Speaker(name, model, folder, self._frontend, self._bert)
             if warmup:
                 speaker.generate(_WARMUP_TEXT)
-            self.speakers[name] = speaker
+            self.speakers.add(speaker)
         return self
 
     def pre_download(self, device: str | None = None) -> TTS:

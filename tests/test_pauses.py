@@ -10,8 +10,10 @@ import pytest
 
 from hayakoe_core.pauses import (
     MIN_PAUSE_S,
+    boundary_marks,
     boundary_positions,
     join_with_pauses,
+    mark_near,
     pause_targets,
     predicted_pauses,
     trailing_silence,
@@ -84,3 +86,33 @@ def test_join_checks_pause_count() -> None:
     with pytest.raises(ValueError, match="1 pauses for 1 pieces"):
         join_with_pauses([np.zeros(3)], [0.1], SR)
     assert join_with_pauses([], [], SR).shape == (0,)
+
+
+MULTI = [c for c in CASES if len(c["sentences"]) > 1]
+
+
+@pytest.mark.parametrize("case", MULTI, ids=[c["id"] for c in MULTI])
+def test_boundary_marks_from_segment_phone_counts_match_goldens(case: dict) -> None:
+    """The marks found from each sentence's own phone count are the golden boundaries."""
+    counts = [len(unit["phones"]) - 2 for unit in case["units"]]
+    marks = boundary_marks(case["whole"]["phone_ids"], counts[:-1], [True] * (len(counts) - 1))
+    assert marks == case["boundary_punct_positions"][: len(counts) - 1]
+
+
+def test_boundary_marks_skip_what_is_not_looked_for_and_keep_counting() -> None:
+    # _ a a , a a a . a _ with blanks: "," at 7, "." at 15
+    ids = [0, 0, 0, 8, 0, 8, 0, 106, 0, 8, 0, 8, 0, 8, 0, 107, 0, 8, 0, 0, 0]
+    assert boundary_marks(ids, [3, 4], [True, True]) == [7, 15]
+    assert boundary_marks(ids, [3, 4], [False, True]) == [None, 15]
+    # a cut with no mark: counting goes on from where the segment's phones say it ends
+    assert boundary_marks(ids, [2, 5], [True, True]) == [7, 15]
+    assert boundary_marks([0, 0, 0, 8, 0, 8, 0, 0, 0], [1], [True]) == [None]
+
+
+def test_mark_near_picks_the_nearest_run_and_its_last_mark() -> None:
+    ids = [0, 8, 0, 103, 0, 104, 0, 8, 0, 8, 0, 106, 0]
+    assert mark_near(ids, 3, 2) == 5  # "!?" counts at its "?"
+    assert mark_near(ids, 9, 2) == 11
+    assert mark_near(ids, 8, 3) == 11  # a tie: the "?" at 5 and the "," at 11 are both 3 away
+    assert mark_near(ids, 8, 1) is None
+    assert mark_near([], 0, 6) is None

