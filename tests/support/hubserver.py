@@ -3,7 +3,10 @@
 The real ``huggingface_hub`` client (2.4.0, ``HF_HUB_DISABLE_XET=1``) talks to it over
 ``http://127.0.0.1:PORT``: whoami, repo create/delete/settings/info, tree listing (paginated),
 paths-info, refs, commits, branches, validate-yaml, preupload, LFS batch + signed PUT + verify,
-ndjson commits and ``resolve`` downloads (HEAD/GET, ranges). Xet routes answer 501 with a hint.
+ndjson commits (copies too: ``lfsFile`` of an object the repo holds) and ``resolve`` downloads
+(HEAD/GET, ranges). Xet routes answer 501 with a hint. As on the Hub, a commit whose
+``parentCommit`` is not the branch head gets 412, and a commit to a repo while another commit to
+it is running gets 409 ("Another commit operation is in progress…").
 
 State lives on disk under ``root`` and survives restarts::
 
@@ -41,7 +44,7 @@ import secrets
 import shutil
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -52,6 +55,10 @@ from urllib.parse import parse_qs, unquote, urlencode
 DEFAULT_LFS_THRESHOLD = 10 * 1024 * 1024
 DEFAULT_PAGE_SIZE = 1000
 INVALID_CREDENTIALS = "Invalid credentials in Authorization header"
+# What the Hub answers to a commit whose parentCommit is not the head (412), and to a commit
+# while another commit to the same repo is running (409).
+PARENT_MOVED = "A commit has happened since. Please refresh and try again."
+COMMIT_IN_PROGRESS = "Another commit operation is in progress for this repository. Please try again later."
 GITATTRIBUTES = "".join(
     f"{pattern} filter=lfs diff=lfs merge=lfs -text\n"
     for pattern in (
@@ -113,8 +120,10 @@ class FaultRule:
     """Misbehave on the ``nth`` … ``nth + count - 1`` requests matching ``op`` (and ``method``).
 
     ``op`` is a route name (``resolve``, ``commit``, ``tree``, … see ``_ROUTES``) or ``"*"``;
-    ``action`` is an HTTP status (``"500"``), ``"drop"`` (close without answering) or
-    ``"sleep:S"`` (wait S seconds, then answer normally).
+    ``action`` is an HTTP status (``"500"``), ``"drop"`` (close without answering),
+    ``"sleep:S"`` (wait S seconds, then answer normally), ``"busy"`` (the Hub's 409 for a commit
+    while another one runs) or ``"hold:S"`` (commits: process it normally but stay "in progress"
+    S seconds first, so that concurrent commits to the repo get that 409 for real).
     """
 
     op: str
@@ -223,6 +232,14 @@ class HubStore:
         raise HubError(404, "RevisionNotFound", f"Invalid rev id: {rev}")
 
 
+def _file_item(path: str, entry: Mapping[str, Any]) -> dict[str, Any]:
+    """The tree-API entry of one file."""
+    item = {"type": "file", "oid": entry["oid"], "size": entry["size"], "path": path}
+    if "lfs" in entry:
+        item["lfs"] = entry["lfs"]
+    return item
+
+
 def _tree_entries(files: Mapping[str, Any], under: str, recursive: bool) -> list[dict[str, Any]]:
     """Tree-API entries (files and folders) below ``under`` ("" = root)."""
     prefix = f"{under}/" if under else ""
@@ -234,10 +251,7 @@ def _tree_entries(files: Mapping[str, Any], under: str, recursive: bool) -> list
         for depth in range(1, len(rest)):
             folders.setdefault(prefix + "/".join(rest[:depth]), []).append(entry["oid"])
         if recursive or len(rest) == 1:
-            item = {"type": "file", "oid": entry["oid"], "size": entry["size"], "path": path}
-            if "lfs" in entry:
-                item["lfs"] = entry["lfs"]
-            entries.append(item)
+            entries.append(_file_item(path, entry))
     for folder, oids in sorted(folders.items()):
         if recursive or "/" not in folder[len(prefix) :]:
             oid = hashlib.sha1(("tree " + " ".join(oids)).encode()).hexdigest()
@@ -314,6 +328,7 @@ class _Call:
     user: str | None
     role: str | None
     headers: Any
+    hold: float = 0.0
 
     def json(self) -> Any:
         try:
@@ -366,6 +381,8 @@ class HubServer:
         self._faults = list(faults)
         self._log: list[tuple[str, str]] = []
         self._log_lock = threading.Lock()
+        self._committing: set[tuple[str, str]] = set()  # repos with a commit running
+        self._committing_lock = threading.Lock()
         secret_file = self.store.root / "secret"
         if not secret_file.exists():
             secret_file.write_bytes(secrets.token_bytes(32))
@@ -620,7 +637,7 @@ class HubServer:
         under = (call.params.get("path") or "").strip("/")
         recursive = call.query.get("recursive") == ["true"]
         if under in commit["files"]:
-            entries = _tree_entries({under: commit["files"][under]}, "", False)
+            entries = [_file_item(under, commit["files"][under])]
         else:
             entries = _tree_entries(commit["files"], under, recursive)
             if under and not entries:
@@ -640,7 +657,7 @@ class HubServer:
         for path in form.get("paths", []):
             path = path.strip("/")
             if path in commit["files"]:
-                found += _tree_entries({path: commit["files"][path]}, "", False)
+                found.append(_file_item(path, commit["files"][path]))
             else:
                 parent = path.rsplit("/", 1)[0] if "/" in path else ""
                 found += [
@@ -794,14 +811,14 @@ class HubServer:
         if not lines or lines[0].get("key") != "header":
             raise HubError(400, "BadRequest", "commit payload must start with a header line")
         header, branch = lines[0]["value"], call.params["rev"]
-        with self.store.lock:
+        with self._commit_running(call), self.store.lock:
             meta = self._writable(call)
             if branch not in meta["branches"]:
                 raise HubError(404, "RevisionNotFound", f"Invalid rev id: {branch}")
             head = meta["branches"][branch]
             parent = header.get("parentCommit")
             if parent and parent != head:
-                raise HubError(412, "", f"parent commit {parent} is not the head of {branch}")
+                raise HubError(412, "", PARENT_MOVED)
             files = dict(self.store.commit(head)["files"])
             for line in lines[1:]:
                 self._apply(meta, files, line["key"], line["value"])
@@ -817,6 +834,22 @@ class HubServer:
             self.store.save_repo(call.rtype, call.repo_id, meta)
         commit_url = f"{self._repo_url(call.rtype, call.repo_id)}/commit/{sha}"
         return _Reply(body={"commitOid": sha, "commitUrl": commit_url, "pullRequestUrl": None})
+
+    @contextlib.contextmanager
+    def _commit_running(self, call: _Call) -> Iterator[None]:
+        """Mark a commit to the repo as running for the block (after ``call.hold`` seconds in
+        that state); 409 if one is running already, as the Hub does."""
+        key = (call.rtype, call.repo_id)
+        with self._committing_lock:
+            if key in self._committing:
+                raise HubError(409, "", COMMIT_IN_PROGRESS)
+            self._committing.add(key)
+        try:
+            time.sleep(call.hold)
+            yield
+        finally:
+            with self._committing_lock:
+                self._committing.discard(key)
 
     def _apply(self, meta: dict[str, Any], files: dict[str, Any], key: str, op: dict) -> None:
         """Apply one commit operation to ``files`` (in memory; nothing is saved on error)."""
@@ -923,9 +956,12 @@ def _handler_class(hub: HubServer) -> type[BaseHTTPRequestHandler]:
             try:
                 if action and action.isdigit():
                     raise HubError(int(action), "", f"injected fault on {op}")
+                if action == "busy":
+                    raise HubError(409, "", COMMIT_IN_PROGRESS)
                 if route is None:
                     raise HubError(404, "", f"no route for {self.command} {raw_path}")
-                reply = self._call(op, route[1], query, body, raw_path)
+                hold = float(action.split(":", 1)[1]) if action and action.startswith("hold:") else 0.0
+                reply = self._call(op, route[1], query, body, raw_path, hold)
             except HubError as err:
                 reply = _Reply(
                     err.status,
@@ -935,10 +971,12 @@ def _handler_class(hub: HubServer) -> type[BaseHTTPRequestHandler]:
                 )
             self._send(reply)
 
-        def _call(self, op: str, match: re.Match[str], query: str, body: bytes, raw_path: str) -> _Reply:
+        def _call(
+            self, op: str, match: re.Match[str], query: str, body: bytes, raw_path: str, hold: float
+        ) -> _Reply:
             user, role = hub._identify(self.headers.get("Authorization"))
             params = {k: unquote(v) for k, v in match.groupdict().items() if v is not None}
-            call = _Call(self.command, params, parse_qs(query), body, user, role, self.headers)
+            call = _Call(self.command, params, parse_qs(query), body, user, role, self.headers, hold)
             handler = getattr(hub, f"h_{op}")
             return handler(call, raw_path) if op in ("tree", "commits") else handler(call)
 
