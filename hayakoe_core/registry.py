@@ -24,7 +24,7 @@ from typing import Any
 
 import pluggy
 
-from hayakoe_core import hookspecs
+from hayakoe_core import hf_url, hookspecs
 from hayakoe_core.errors import PluginError, UrlError
 from hayakoe_core.layout import README
 from hayakoe_core.paths import safe_name, safe_relpath, speaker_prefix
@@ -482,13 +482,12 @@ class Store:
 
 _LABELS = {"hf": "HuggingFace Hub", "s3": "S3", "file": "local folder"}
 _SCHEME_RE = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
-_BARE_HF_RE = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+(@[^\s]+)?$")
 
 
 def _guess_scheme(url: str) -> str | None:
     """The scheme a URL is written in, counting HF's bare and https forms as ``hf``."""
-    if url.startswith(("https://huggingface.co/", "https://hf.co/")) or _BARE_HF_RE.match(url):
-        return "hf"
+    if hf_url.is_hf_url(url):
+        return hf_url.SCHEME
     match = _SCHEME_RE.match(url)
     return match.group(1).lower() if match else None
 
