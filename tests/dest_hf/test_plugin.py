@@ -9,7 +9,13 @@ from pathlib import Path
 import pytest
 from huggingface_hub import HfApi, constants
 
-from hayakoe_core.errors import HayakoeError, NotFoundError, UnreachableError, UnsafePathError
+from hayakoe_core.errors import (
+    ConflictError,
+    HayakoeError,
+    NotFoundError,
+    UnreachableError,
+    UnsafePathError,
+)
 from hayakoe_core.progress import NullProgress
 from hayakoe_core.registry import get_registry
 from hayakoe_core.types import Target
@@ -193,8 +199,9 @@ def test_hostile_listing_is_refused(hub: HubServer, published: Target, tmp_path:
 
 def test_concurrent_writer_fails_the_commit(hub: HubServer, published: Target, tmp_path: Path) -> None:
     hub.set_faults([FaultRule("commit", "412")])
-    with pytest.raises(HayakoeError, match="changed while uploading"):
+    with pytest.raises(ConflictError, match="changed meanwhile") as raised:
         publish(published.url, in_speaker("a", SPEAKER_V2), tmp_path / "v2")
+    assert not raised.value.busy
     assert fetch(published, "onnx/speakers/a", tmp_path / "c") == SPEAKER_V1
 
 

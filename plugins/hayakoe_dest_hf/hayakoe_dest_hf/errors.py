@@ -23,7 +23,7 @@ from huggingface_hub.errors import (
     RevisionResolutionError,
 )
 
-from hayakoe_core.errors import HayakoeError, NotFoundError, UnreachableError
+from hayakoe_core.errors import ConflictError, HayakoeError, NotFoundError, UnreachableError
 from hayakoe_core.types import Target
 
 TOKEN_HINT = "set HF_TOKEN to a token from https://huggingface.co/settings/tokens"
@@ -62,6 +62,12 @@ def translate(exc: BaseException, target: Target, path: str = "") -> HayakoeErro
             f"cannot reach the Hub at {constants.ENDPOINT} ({type(exc).__name__}): check the "
             "network or HF_ENDPOINT, or set HF_HUB_OFFLINE=1 to use cached files"
         )
+    if isinstance(exc, ConnectionError):  # how hf_xet reports a failed Xet upload
+        detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        return HayakoeError(
+            f"the Xet upload to {repo} failed ({detail}): check the network and HF_ENDPOINT "
+            "(a Hub without Xet storage needs HF_HUB_DISABLE_XET=1)"
+        )
     if isinstance(exc, RevisionNotFoundError):
         return NotFoundError(
             f"revision {target.revision!r} not found in {repo}: fix the @revision in the URL"
@@ -89,8 +95,10 @@ def _http_error(exc: HfHubHTTPError, target: Target) -> HayakoeError:
         return HayakoeError(
             f"permission denied on {repo}: HF_TOKEN must be a write token of its owner or org"
         )
-    if status == 412:
-        return HayakoeError(f"{target.url} changed while uploading: run the command again")
+    if status == 412:  # parent_commit is no longer the head
+        return ConflictError(f"{target.url} changed meanwhile (someone published): run the command again")
+    if status == 409 and "in progress" in (exc.server_message or ""):
+        return ConflictError(f"another commit to {repo} is in progress: try again in a moment", busy=True)
     message = (exc.server_message or str(exc)).strip().splitlines()
     return HayakoeError(f"the Hub answered {status} for {repo}: {message[0] if message else ''}")
 

@@ -5,11 +5,13 @@ Conventions, all the client's own: the endpoint is ``huggingface_hub.constants.E
 one, else the client's resolution (``HF_TOKEN``, else the saved token file); ``HF_HUB_OFFLINE``
 serves fetches from the client's cache.
 
-* Upload is **one commit** on the target revision: each staged speaker folder that already
-  exists is deleted and every staged file added, with ``parent_commit`` set to the head read
-  just before, so readers never see a mix and a concurrent writer makes the upload fail rather
-  than interleave. A missing repo is created **private** (speakers are published deliberately;
-  switch visibility on the Hub); a missing branch is created from ``main``.
+* Upload is **one commit** on the target revision (:func:`hayakoe_dest_hf.commits.commit_tree`:
+  each speaker folder of the tree replaces the remote one whole, files are handed to the client
+  by path), with ``parent_commit`` set to the head read just before, so readers never see a mix
+  and a concurrent writer makes the upload fail rather than interleave. A missing repo is
+  created **private** (speakers are published deliberately; switch visibility on the Hub); a
+  missing branch is created from ``main``. Publishing with verification in between is
+  :mod:`hayakoe_dest_hf.publish`.
 * Fetch resolves the revision to a commit, lists the prefix (every path checked with
   ``safe_relpath``), then ``snapshot_download`` s only that prefix into ``cache_dir``, which
   downloads atomically and skips files already cached.
@@ -18,13 +20,11 @@ serves fetches from the client's cache.
 from __future__ import annotations
 
 import re
-from contextlib import ExitStack
 from pathlib import Path
 from urllib.parse import quote
 
 import httpx2
 from huggingface_hub import (
-    CommitOperationAdd,
     CommitOperationDelete,
     HfApi,
     constants,
@@ -35,6 +35,7 @@ from huggingface_hub.hf_api import RepoFile, RepoFolder
 from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status
 
 from hayakoe_core.errors import HayakoeError, NotFoundError
+from hayakoe_core.hf_url import DEFAULT_REVISION
 from hayakoe_core.layout import (
     LocalFile,
     local_files,
@@ -45,10 +46,10 @@ from hayakoe_core.layout import (
 from hayakoe_core.paths import safe_relpath, speaker_prefix
 from hayakoe_core.progress import Progress
 from hayakoe_core.types import Target
+from hayakoe_dest_hf.commits import commit_tree, listing
 from hayakoe_dest_hf.errors import hub_errors, is_missing
-from hayakoe_dest_hf.progress import ByteCounter, CountingFile, download_tqdm
+from hayakoe_dest_hf.progress import ByteCounter, download_tqdm
 
-DEFAULT_BRANCH = "main"
 _COMMIT_SHA = re.compile(r"^[0-9a-f]{40}$")
 
 
@@ -59,73 +60,40 @@ def _api(target: Target) -> HfApi:
 
 
 def _revision(target: Target) -> str:
-    return target.revision or DEFAULT_BRANCH
+    return target.revision or DEFAULT_REVISION
+
+
+def branch_to_write(target: Target) -> str:
+    """The branch writes go to; HayakoeError if the URL pins a commit."""
+    revision = _revision(target)
+    if _COMMIT_SHA.match(revision):
+        raise HayakoeError(f"{target.url} names a commit: publish to a branch (hf://repo@branch)")
+    return revision
 
 
 def upload(target: Target, local_dir: Path, prefix: str, progress: Progress) -> None:
     """One commit that replaces each staged speaker folder and writes every staged file."""
-    revision = _revision(target)
-    if _COMMIT_SHA.match(revision):
-        raise HayakoeError(f"{target.url} names a commit: publish to a branch (hf://repo@branch)")
-    base = target.join(safe_relpath(prefix, allow_empty=True))
+    revision = branch_to_write(target)
     files = local_files(local_dir)
-    folders = [_join(base, d) for d in speaker_dirs(f.relpath for f in files)]
     api, repo = _api(target), target.location
     with hub_errors(target):
         api.create_repo(repo, private=True, exist_ok=True)
-        if revision != DEFAULT_BRANCH:
+        if revision != DEFAULT_REVISION:
             api.create_branch(repo, branch=revision, exist_ok=True)
         head = api.repo_info(repo, revision=revision).sha
-        existing = api.get_paths_info(repo, folders, revision=head) if folders else []
-        deletions = [
-            CommitOperationDelete(path_in_repo=f"{e.path}/", is_folder=True)
-            for e in existing
-            if isinstance(e, RepoFolder)
-        ]
-        total = sum(f.size for f in files)
-        with ExitStack() as stack, progress.bar(f"upload → {target.url}", total) as bar:
-            counter = ByteCounter(bar, total)
-            additions = _additions(base, files, counter, stack)
-            api.create_commit(
-                repo,
-                [*deletions, *additions],
-                commit_message=_commit_message(folders, files),
-                revision=revision,
-                parent_commit=head,
-            )
-            counter.finish()
+        remote = listing(api, repo, head)
+        commit_tree(
+            api, repo, revision, head, files,
+            base=target.join(safe_relpath(prefix, allow_empty=True)),
+            remote=remote, live=remote, progress=progress,
+            label=f"upload → {target.url}", message=commit_message("upload", files),
+        )  # fmt: skip
 
 
-def _additions(
-    base: str, files: list[LocalFile], counter: ByteCounter, stack: ExitStack
-) -> list[CommitOperationAdd]:
-    """One addition per file, reading through :class:`CountingFile` to report progress.
-
-    The client uploads each LFS object once per batch action with the *last* operation of that
-    content, concurrently; operations sharing one open file would then read it from two threads.
-    So a file whose content repeats an earlier one is added by path (its own handle per read).
-    """
-    additions: list[CommitOperationAdd] = []
-    seen: set[bytes] = set()
-    for f in files:
-        path_in_repo = _join(base, f.relpath)
-        reader = stack.enter_context(CountingFile(f.path, counter))
-        op = CommitOperationAdd(path_in_repo=path_in_repo, path_or_fileobj=reader)
-        if op.upload_info.sha256 in seen:
-            op = CommitOperationAdd(path_in_repo=path_in_repo, path_or_fileobj=str(f.path))
-        seen.add(op.upload_info.sha256)
-        reader.arm()
-        additions.append(op)
-    return additions
-
-
-def _join(*parts: str) -> str:
-    return "/".join(p for p in parts if p)
-
-
-def _commit_message(folders: list[str], files: list[LocalFile]) -> str:
+def commit_message(verb: str, files: list[LocalFile]) -> str:
+    folders = speaker_dirs(f.relpath for f in files)
     what = ", ".join(folders) if folders else ", ".join(f.relpath for f in files[:3])
-    return f"hayakoe: upload {what or 'nothing'}"
+    return f"hayakoe: {verb} {what or 'nothing'}"
 
 
 def fetch(target: Target, prefix: str, cache_dir: Path, progress: Progress) -> Path:

@@ -1,10 +1,11 @@
-"""Bridges from ``huggingface_hub``'s transfer loops to hayakoe's :class:`Progress` bars."""
+"""Bridges from ``huggingface_hub``'s own progress reporting to hayakoe's :class:`Progress` bars."""
 
 from __future__ import annotations
 
-import io
+import importlib
 import threading
-from pathlib import Path
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from huggingface_hub.utils import tqdm as hf_tqdm
@@ -13,6 +14,10 @@ from hayakoe_core.progress import Bar
 
 # The byte-counting bar snapshot_download feeds from every file download (see its source).
 _SNAPSHOT_BYTES_BAR = "huggingface_hub.snapshot_download"
+# Where the client looks up, when an upload starts, what it reports upload progress to.
+_LFS_BARS = "huggingface_hub.utils.tqdm"  # module global `tqdm`, used by tqdm_stream_file
+_XET_REPORTS = "huggingface_hub.utils._xet_progress_reporting"  # XetUploadProgressReporter
+_HOOKED = threading.Lock()
 
 
 class ByteCounter:
@@ -34,12 +39,13 @@ class ByteCounter:
             self._bar.advance(rest)
 
 
-def download_tqdm(counter: ByteCounter) -> type[hf_tqdm]:
-    """A silent ``tqdm_class`` for ``snapshot_download`` that reports downloaded bytes."""
+def forwarding_tqdm(counter: ByteCounter, **match: str) -> type[hf_tqdm]:
+    """A silent ``huggingface_hub`` bar class: the updates of bars created with the keyword
+    arguments in ``match`` (e.g. ``unit="B"``) advance ``counter``."""
 
     class _Forwarding(hf_tqdm):
         def __init__(self, *args: Any, **kwargs: Any) -> None:
-            self._forward = kwargs.get("name") == _SNAPSHOT_BYTES_BAR
+            self._forward = all(kwargs.get(key) == value for key, value in match.items())
             super().__init__(*args, **{**kwargs, "disable": True})
 
         def update(self, n: float | None = 1) -> bool | None:
@@ -50,24 +56,43 @@ def download_tqdm(counter: ByteCounter) -> type[hf_tqdm]:
     return _Forwarding
 
 
-class CountingFile(io.BufferedReader):
-    """A local file for ``CommitOperationAdd`` that reports bytes as the client sends them.
+def download_tqdm(counter: ByteCounter) -> type[hf_tqdm]:
+    """The ``tqdm_class`` for ``snapshot_download``: downloaded bytes advance ``counter``."""
+    return forwarding_tqdm(counter, name=_SNAPSHOT_BYTES_BAR)
 
-    Reads before :meth:`arm` (the client hashing the file) are not counted. After it, progress
-    is the furthest position read, so the client's 512-byte sample, rewinds and retries never
-    count a byte twice.
+
+@contextmanager
+def upload_progress(counter: ByteCounter) -> Iterator[None]:
+    """While the block runs, the client's own upload progress advances ``counter``.
+
+    ``create_commit`` takes no progress argument (huggingface_hub 2.4). The client reports each
+    LFS upload on a ``huggingface_hub.utils.tqdm.tqdm`` byte bar as it streams the file
+    (``tqdm_stream_file``; other bars of that class count files), and Xet uploads to an
+    ``XetUploadProgressReporter`` (only while its progress bars are enabled; otherwise the bar
+    catches up when the commit is done). Both are looked up by name when an upload starts, so
+    for the block they are silent stand-ins that advance ``counter`` (which also keeps the
+    client's console bars from drawing over ours). One upload per process hooks them at a time.
     """
+    lfs_bars, xet_reports = importlib.import_module(_LFS_BARS), importlib.import_module(_XET_REPORTS)
 
-    def __init__(self, path: Path, counter: ByteCounter) -> None:
-        super().__init__(io.FileIO(path, "rb"))
-        self._counter, self._armed, self._high = counter, False, 0
+    class _XetReporter:
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            self._seen = 0
 
-    def arm(self) -> None:
-        self._armed = True
+        def update_progress(self, group_report: Any, item_reports: Any) -> None:
+            done = int(group_report.total_bytes_completed)
+            if done > self._seen:
+                counter.advance(done - self._seen)
+                self._seen = done
 
-    def read(self, size: int | None = -1) -> bytes:
-        data = super().read(size)
-        if self._armed and self.tell() > self._high:
-            self._counter.advance(self.tell() - self._high)
-            self._high = self.tell()
-        return data
+        def close(self) -> None:
+            pass
+
+    with _HOOKED:
+        saved = lfs_bars.tqdm, xet_reports.XetUploadProgressReporter
+        lfs_bars.tqdm = forwarding_tqdm(counter, unit="B")
+        xet_reports.XetUploadProgressReporter = _XetReporter
+        try:
+            yield
+        finally:
+            lfs_bars.tqdm, xet_reports.XetUploadProgressReporter = saved
