@@ -211,6 +211,14 @@ def test_progress_comes_from_the_clients_upload_bars(hub: HubServer, store: Stor
     assert sorted(advances) == sorted(len(data) for data in files.values())
 
 
+def test_a_readme_the_hub_refuses_is_a_one_line_error(hub: HubServer, store: Store, tmp_path: Path) -> None:
+    with pytest.raises(HayakoeError, match=r"refused README\.md's metadata block .*not closed") as raised:
+        stage(store, {"README.md": b"---\nlicense: other\n# no closing line\n"}, tmp_path / "t")
+    assert "\n" not in str(raised.value)
+    branches = {b.name for b in HfApi().list_repo_refs(store.target.location).branches}
+    assert branches == {"main"}, "the staging branch this stage made is gone again"
+
+
 def test_xet_progress_reaches_the_bar() -> None:
     # hf_xet calls the client's reporter with cumulative group reports (its GroupProgressReport
     # cannot be built from Python, hence the stand-in with the one field the bridge reads).

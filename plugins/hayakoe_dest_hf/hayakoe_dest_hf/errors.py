@@ -68,6 +68,9 @@ def translate(exc: BaseException, target: Target, path: str = "") -> HayakoeErro
             f"the Xet upload to {repo} failed ({detail}): check the network and HF_ENDPOINT "
             "(a Hub without Xet storage needs HF_HUB_DISABLE_XET=1)"
         )
+    if isinstance(exc, ValueError) and str(exc).startswith("Invalid metadata in README.md"):
+        problems = " ".join(line.lstrip("- ") for line in str(exc).splitlines()[1:])
+        return HayakoeError(f"the Hub refused README.md's metadata block ({problems}): fix its front matter")
     if isinstance(exc, RevisionNotFoundError):
         return NotFoundError(
             f"revision {target.revision!r} not found in {repo}: fix the @revision in the URL"

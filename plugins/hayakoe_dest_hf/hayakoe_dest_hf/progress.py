@@ -71,7 +71,8 @@ def upload_progress(counter: ByteCounter) -> Iterator[None]:
     ``XetUploadProgressReporter`` (only while its progress bars are enabled; otherwise the bar
     catches up when the commit is done). Both are looked up by name when an upload starts, so
     for the block they are silent stand-ins that advance ``counter`` (which also keeps the
-    client's console bars from drawing over ours). One upload per process hooks them at a time.
+    client's console bars from drawing over ours). One upload per process hooks them at a time;
+    another huggingface_hub transfer running meanwhile in this process would be counted too.
     """
     lfs_bars, xet_reports = importlib.import_module(_LFS_BARS), importlib.import_module(_XET_REPORTS)
 
