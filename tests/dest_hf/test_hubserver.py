@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import httpx2
 import pytest
-from huggingface_hub import HfApi, hf_hub_download
+from huggingface_hub import CommitOperationCopy, HfApi, hf_hub_download
 from huggingface_hub.errors import (
     EntryNotFoundError,
     HfHubHTTPError,
@@ -106,9 +108,46 @@ def test_commit_is_atomic(hub: HubServer, repo: str) -> None:
     with pytest.raises(EntryNotFoundError):
         api.create_commit(repo, ops, commit_message="bad")
     assert api.repo_info(repo).sha == head
-    with pytest.raises(HfHubHTTPError) as info:
+    with pytest.raises(HfHubHTTPError, match="A commit has happened since") as info:
         api.create_commit(repo, ops[:1], commit_message="stale", parent_commit="0" * 40)
     assert info.value.response.status_code == 412
+
+
+def test_copies_reference_lfs_objects_and_re_add_regular_files(hub: HubServer, repo: str) -> None:
+    api = HfApi()
+    api.create_branch(repo, branch="src")
+    api.upload_file(path_or_fileobj=BINARY[1:], path_in_repo="d/w.bin", repo_id=repo, revision="src")
+    hub.clear_log()
+    ops = [
+        CommitOperationCopy("d/w.bin", "copied/w.bin", src_revision="src"),
+        CommitOperationCopy("notes.txt", "copied/notes.txt", src_revision="src"),
+    ]
+    api.create_commit(repo, ops, commit_message="copy")
+    assert not [p for m, p in hub.requests if m == "PUT" or p.endswith("/objects/batch")]
+    for path, source in (("copied/w.bin", "d/w.bin"), ("copied/notes.txt", "notes.txt")):
+        copied = Path(hf_hub_download(repo, path)).read_bytes()
+        assert copied == Path(hf_hub_download(repo, source, revision="src")).read_bytes()
+
+
+def test_one_commit_at_a_time_per_repo(hub: HubServer, repo: str) -> None:
+    api = HfApi()
+    hub.clear_log()
+    hub.set_faults([FaultRule("commit", "hold:1")])
+    first = threading.Thread(target=api.upload_file, kwargs={
+        "path_or_fileobj": b"first", "path_in_repo": "first.txt", "repo_id": repo})  # fmt: skip
+    first.start()
+    for _ in range(200):
+        if [p for m, p in hub.requests if m == "POST" and "/commit/" in p]:
+            break
+        time.sleep(0.02)
+    with pytest.raises(HfHubHTTPError, match="Another commit operation is in progress") as info:
+        api.upload_file(path_or_fileobj=b"second", path_in_repo="second.txt", repo_id=repo)
+    assert info.value.response.status_code == 409
+    first.join(30)
+    assert "first.txt" in api.list_repo_files(repo)
+    hub.set_faults([FaultRule("commit", "busy")])
+    with pytest.raises(HfHubHTTPError, match="Another commit operation is in progress"):
+        api.upload_file(path_or_fileobj=b"second", path_in_repo="second.txt", repo_id=repo)
 
 
 def test_pagination_and_ranges(tmp_path: Path) -> None:
