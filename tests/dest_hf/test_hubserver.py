@@ -132,7 +132,7 @@ def test_copies_reference_lfs_objects_and_re_add_regular_files(hub: HubServer, r
 def test_one_commit_at_a_time_per_repo(hub: HubServer, repo: str) -> None:
     api = HfApi()
     hub.clear_log()
-    hub.set_faults([FaultRule("commit", "hold:1")])
+    hub.set_faults([FaultRule("commit", "hold:2.5")])
     first = threading.Thread(target=api.upload_file, kwargs={
         "path_or_fileobj": b"first", "path_in_repo": "first.txt", "repo_id": repo})  # fmt: skip
     first.start()

@@ -121,7 +121,7 @@ def test_a_stale_parent_commit_conflicts_and_changes_nothing(
     staging = stage(live, in_layout("onnx", "a", V2), tmp_path / "t")
     # Another publisher commits after promote has checked the head but before its commit lands:
     # the Hub itself refuses the commit (412), not just promote's own check.
-    with promoting(hub, live, staging, FaultRule("paths_info", "sleep:1"), "/paths-info/") as outcome:
+    with promoting(hub, live, staging, FaultRule("paths_info", "sleep:2"), "/paths-info/") as outcome:
         moved = hub.add_commit(live.target.location, {"elsewhere.txt": b"someone else"})
     assert isinstance(outcome[0], ConflictError) and not outcome[0].busy
     assert live.read_state().token == moved
@@ -131,7 +131,7 @@ def test_a_stale_parent_commit_conflicts_and_changes_nothing(
 def test_a_commit_in_progress_makes_promote_busy(hub: HubServer, live: Store, tmp_path: Path) -> None:
     first = stage(live, in_layout("onnx", "a", V2), tmp_path / "t1")
     second = stage(live, in_layout("onnx", "c", OTHER), tmp_path / "t2")
-    hold = FaultRule("commit", "hold:1.5")
+    hold = FaultRule("commit", "hold:2.5")
     with (
         promoting(hub, live, first, hold, "/commit/main") as outcome,
         pytest.raises(ConflictError, match="in progress") as raised,
