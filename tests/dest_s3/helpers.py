@@ -1,14 +1,17 @@
-"""Helpers for the S3 destination tests: hook calls through the registry, a recording Progress."""
+"""Helpers for the S3 destination tests: hook calls through the registry, a recording Progress,
+the requests the plugin makes, the objects under a target."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from hayakoe_core.progress import Bar
 from hayakoe_core.registry import get_registry
 from hayakoe_core.types import Target
+from hayakoe_dest_s3.client import make_client
 
 
 def call(target: Target, method: str, **kwargs: object) -> object:
@@ -36,3 +39,43 @@ class RecordingProgress:
                     record["done"] += amount  # type: ignore[operator]
 
         yield _Bar()
+
+    def done(self, starts_with: str) -> int:
+        """Bytes reported on the bars whose description starts with ``starts_with``."""
+        return sum(int(b["done"]) for b in self.bars if str(b["description"]).startswith(starts_with))
+
+
+@contextmanager
+def plugin_requests() -> Iterator[list[tuple[str, dict[str, Any]]]]:
+    """Every request the plugin's S3 client makes inside the block, as (operation, parameters).
+
+    Only the plugin's client (for the current environment) is watched; a test's own admin client
+    is not.
+    """
+    calls: list[tuple[str, dict[str, Any]]] = []
+    lock = threading.Lock()
+
+    def record(params: dict[str, Any], model: Any, **kwargs: Any) -> None:
+        with lock:
+            calls.append((model.name, dict(params)))
+
+    events = make_client().meta.events
+    events.register("provide-client-params.s3", record, unique_id="hayakoe-test-recorder")
+    try:
+        yield calls
+    finally:
+        events.unregister("provide-client-params.s3", unique_id="hayakoe-test-recorder")
+
+
+def objects(s3_admin: Any, target: Target, *, hidden: bool = False) -> dict[str, bytes]:
+    """Every object under the target, by path relative to it, with its bytes; publishing's own
+    objects (``.hayakoe/``) only when ``hidden``."""
+    found = {}
+    start = f"{target.prefix}/" if target.prefix else ""
+    for page in s3_admin.get_paginator("list_objects_v2").paginate(Bucket=target.location, Prefix=start):
+        for obj in page.get("Contents", []):
+            rel = obj["Key"][len(start) :]
+            if hidden or ".hayakoe" not in rel.split("/"):
+                body = s3_admin.get_object(Bucket=target.location, Key=obj["Key"])["Body"].read()
+                found[rel] = body
+    return found

@@ -48,8 +48,9 @@ def test_unknown_access_key(
 def test_no_credentials(target: Target, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("AWS_ACCESS_KEY_ID")
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
-    message = str(_error(target))
-    assert "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE)" in message
+    for hook in ("list_speakers", "probe"):
+        message = str(_error(target, hook))
+        assert "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE)" in message
 
 
 def test_missing_profile(target: Target, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -65,6 +66,8 @@ def test_missing_bucket(s3_env: S3Endpoint, tmp_path: Path) -> None:
         ("list_speakers", {}),
         ("read_file", {"path": "README.md"}),
         ("fetch", {"prefix": "onnx", "cache_dir": tmp_path, "progress": NullProgress()}),
+        ("read_state", {}),
+        ("probe", {}),
     ):
         error = _error(target, hook, **kwargs)
         assert isinstance(error, NotFoundError)
@@ -81,9 +84,13 @@ def test_read_only_credentials(
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", s3_env.reader_secret)
     assert call(target, "list_speakers") == {}  # reading is allowed
     staged = write_tree(tmp_path / "staged", {"README.md": b"x"})
-    message = str(_error(target, "upload", local_dir=staged, prefix="", progress=NullProgress()))
-    assert message.startswith("access denied") and "AWS_ACCESS_KEY_ID" in message
-    _assert_no_secret(message, s3_env.reader_secret, s3_env.secret_key)
+    for hook, kwargs in (
+        ("upload", {"local_dir": staged, "prefix": "", "progress": NullProgress()}),
+        ("probe", {}),
+    ):
+        message = str(_error(target, hook, **kwargs))
+        assert message.startswith("access denied") and "AWS_ACCESS_KEY_ID" in message
+        _assert_no_secret(message, s3_env.reader_secret, s3_env.secret_key)
 
 
 def test_unreachable_endpoint(target: Target, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -91,7 +98,8 @@ def test_unreachable_endpoint(target: Target, monkeypatch: pytest.MonkeyPatch) -
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     monkeypatch.setenv("AWS_ENDPOINT_URL_S3", f"http://127.0.0.1:{port}")
-    error = _error(target)
-    assert isinstance(error, UnreachableError), "the runtime falls back to its cache only on this"
-    message = str(error)
-    assert f"127.0.0.1:{port}" in message and "AWS_ENDPOINT_URL_S3" in message
+    for hook in ("list_speakers", "read_state", "probe"):
+        error = _error(target, hook)
+        assert isinstance(error, UnreachableError), "the runtime falls back to its cache only on this"
+        message = str(error)
+        assert f"127.0.0.1:{port}" in message and "AWS_ENDPOINT_URL_S3" in message

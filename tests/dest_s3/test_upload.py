@@ -1,4 +1,5 @@
-"""Upload order, stale-file removal, progress and failure behaviour (real S3 server)."""
+"""``upload``: a stage and a promote in one — order, stale-file removal, progress, failures
+(real S3 server)."""
 
 from __future__ import annotations
 
@@ -13,28 +14,31 @@ import pytest
 from hayakoe_core.progress import Bar, NullProgress
 from hayakoe_core.testing import write_tree
 from hayakoe_core.types import Target
-from tests.dest_s3.helpers import RecordingProgress, call
+from tests.dest_s3.helpers import RecordingProgress, call, objects, plugin_requests
 
 _MIB = 1 << 20
-
-
-def _keys(s3_admin: Any, target: Target) -> dict[str, bytes]:
-    """Every object under the target, by path relative to it, with its bytes."""
-    listed = s3_admin.list_objects_v2(Bucket=target.location, Prefix=target.prefix + "/")
-    return {
-        obj["Key"][len(target.prefix) + 1 :]: s3_admin.get_object(
-            Bucket=target.location, Key=obj["Key"]
-        )["Body"].read()
-        for obj in listed.get("Contents", [])
-    }
 
 
 def _upload(target: Target, staged: Path, progress: Any = None) -> None:
     call(target, "upload", local_dir=staged, prefix="", progress=progress or NullProgress())
 
 
+def _live_writes(calls: list[tuple[str, dict[str, Any]]], target: Target) -> list[tuple[str, str]]:
+    """The writes to live keys, in order, as (operation, path relative to the target)."""
+    writes = []
+    for op, params in calls:
+        keys = [params["Key"]] if op in ("CopyObject", "PutObject", "CompleteMultipartUpload") else []
+        if op == "DeleteObjects":
+            keys = [o["Key"] for o in params["Delete"]["Objects"]]
+        for key in keys:
+            rel = key[len(target.prefix) + 1 :]
+            if not rel.startswith(".hayakoe/"):
+                writes.append((op, rel))
+    return writes
+
+
 def test_upload_replaces_stale_files_and_keeps_the_rest(
-    target: Target, s3_admin: Any, tmp_path: Path, s3_calls: list[tuple[str, str | None]]
+    target: Target, s3_admin: Any, tmp_path: Path
 ) -> None:
     first = {
         "onnx/speakers/a/old.bin": b"old",
@@ -50,36 +54,45 @@ def test_upload_replaces_stale_files_and_keeps_the_rest(
         "onnx/speakers/a/manifest.json": b"m2",
         "README.md": b"readme",
     }
-    s3_calls.clear()
-    _upload(target, write_tree(tmp_path / "v2", second))
+    with plugin_requests() as calls:
+        _upload(target, write_tree(tmp_path / "v2", second))
     expected = {**first, **second}
     del expected["onnx/speakers/a/old.bin"]
-    assert _keys(s3_admin, target) == expected
+    assert objects(s3_admin, target) == expected
+    assert [rel for rel in objects(s3_admin, target, hidden=True) if rel.startswith(".hayakoe/")] == [
+        ".hayakoe/state.json"
+    ], "the staging area is gone"
 
-    # Order: the speaker's files, then its manifest, then stale removal, then loose files.
-    writes = [(op, key) for op, key in s3_calls if op in ("PutObject", "DeleteObjects")]
+    # Live writes, all copies inside the store: the speaker's files, then its manifest, then
+    # stale removal, then loose files.
+    writes = _live_writes(calls, target)
     assert writes[-3:] == [
-        ("PutObject", target.join("onnx/speakers/a/manifest.json")),
-        ("DeleteObjects", None),
-        ("PutObject", target.join("README.md")),
+        ("CopyObject", "onnx/speakers/a/manifest.json"),
+        ("DeleteObjects", "onnx/speakers/a/old.bin"),
+        ("CopyObject", "README.md"),
     ]
     assert sorted(writes[:-3]) == [
-        ("PutObject", target.join("onnx/speakers/a/keep.bin")),
-        ("PutObject", target.join("onnx/speakers/a/new.bin")),
+        ("CopyObject", "onnx/speakers/a/keep.bin"),
+        ("CopyObject", "onnx/speakers/a/new.bin"),
     ]
 
 
 def test_large_file_goes_multipart_with_byte_progress(
-    target: Target, s3_admin: Any, tmp_path: Path, s3_calls: list[tuple[str, str | None]]
+    target: Target, s3_admin: Any, tmp_path: Path
 ) -> None:
     big = bytes(range(256)) * (9 * _MIB // 256)  # above the 8 MiB multipart threshold
     files = {"pytorch/speakers/a/model.safetensors": big, "pytorch/speakers/a/config.json": b"{}"}
     progress = RecordingProgress()
-    _upload(target, write_tree(tmp_path / "staged", files), progress)
-    assert ("CompleteMultipartUpload", target.join("pytorch/speakers/a/model.safetensors")) in s3_calls
-    assert _keys(s3_admin, target) == files
+    with plugin_requests() as calls:
+        _upload(target, write_tree(tmp_path / "staged", files), progress)
+    (completed,) = [params["Key"] for op, params in calls if op == "CompleteMultipartUpload"]
+    assert completed.startswith(target.join(".hayakoe/staging/"))
+    assert completed.endswith("/pytorch/speakers/a/model.safetensors")
+    assert objects(s3_admin, target) == files
     size = len(big) + 2
-    assert [(b["total"], b["done"], b["unit"]) for b in progress.bars] == [(size, size, "bytes")]
+    assert progress.done("upload") == size, "bytes sent, on the upload bar"
+    assert progress.done("promote") == size, "bytes copied inside the store, on the promote bar"
+    assert all(b["unit"] == "bytes" and b["done"] == b["total"] for b in progress.bars)
 
     fetched = RecordingProgress()
     folder = call(
@@ -123,8 +136,10 @@ def test_failed_upload_leaves_no_new_manifest_and_no_open_multipart(
     }
     with pytest.raises(ConnectionResetError):
         _upload(target, write_tree(tmp_path / "v2", new), _FailingProgress(limit=9 * _MIB))
-    assert _keys(s3_admin, target) == old  # the aborted multipart upload replaced nothing
+    assert objects(s3_admin, target) == old  # the aborted multipart upload replaced nothing
     assert s3_admin.list_multipart_uploads(Bucket=target.location).get("Uploads", []) == []
+    hidden = objects(s3_admin, target, hidden=True)
+    assert not [rel for rel in hidden if rel.startswith(".hayakoe/staging/")], "staging removed"
 
 
 def test_upload_prefix_is_relative_to_the_target(
@@ -134,4 +149,4 @@ def test_upload_prefix_is_relative_to_the_target(
     _upload(target, write_tree(tmp_path / "root", root))
     staged = write_tree(tmp_path / "sub", {"onnx/speakers/a/y.bin": b"2"})
     call(target, "upload", local_dir=staged, prefix="mirror", progress=NullProgress())
-    assert _keys(s3_admin, target) == {**root, "mirror/onnx/speakers/a/y.bin": b"2"}
+    assert objects(s3_admin, target) == {**root, "mirror/onnx/speakers/a/y.bin": b"2"}

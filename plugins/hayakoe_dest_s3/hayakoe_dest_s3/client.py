@@ -4,6 +4,13 @@ The client uses boto3's standard credential chain (``AWS_ACCESS_KEY_ID``/``AWS_S
 ``AWS_PROFILE``, SSO, instance roles, ...) and endpoint resolution (``AWS_ENDPOINT_URL_S3``; empty
 or unset means AWS). Only the region is passed explicitly: botocore reads ``AWS_DEFAULT_REGION``
 but not ``AWS_REGION``, which is the name hayakoe saves.
+
+Checksums: boto3 ≥ 1.36 adds a CRC32 checksum to every upload (an aws-chunked trailer over
+HTTPS), which some S3-compatible stores reject (Cloudflare R2). The client therefore computes
+checksums only where the API requires one (``when_required``), unless
+``AWS_REQUEST_CHECKSUM_CALCULATION`` / ``AWS_RESPONSE_CHECKSUM_VALIDATION`` say otherwise
+(``when_supported`` is boto3's default). Integrity does not depend on it: every object the
+plugin writes carries its sha256 (:mod:`hayakoe_dest_s3.transfer`).
 """
 
 from __future__ import annotations
@@ -36,7 +43,8 @@ _AUTH_HINTS = {
     "AuthorizationHeaderMalformed": "the bucket lives in another region: set AWS_REGION to it",
     "PermanentRedirect": "the bucket lives in another region: set AWS_REGION to it",
 }
-_DENIED = ("AccessDenied", "AllAccessDisabled", "403")  # HEAD requests report a bare "403"
+_DENIED = ("AccessDenied", "AllAccessDisabled", "403")
+_CHECKSUM_MODES = ("when_required", "when_supported")  # HEAD requests report a bare "403"
 # Clients by the AWS_* environment they were built from (credentials, endpoint, region, profile).
 _CLIENTS: dict[tuple[tuple[str, str], ...], Any] = {}
 _CLIENTS_LOCK = threading.Lock()
@@ -64,8 +72,18 @@ def _new_client() -> Any:
             max_pool_connections=FILE_WORKERS * PART_WORKERS + 2,
             retries={"mode": "standard"},
             user_agent_extra="hayakoe",
+            request_checksum_calculation=_checksum_mode("AWS_REQUEST_CHECKSUM_CALCULATION"),
+            response_checksum_validation=_checksum_mode("AWS_RESPONSE_CHECKSUM_VALIDATION"),
         ),
     )
+
+
+def _checksum_mode(variable: str) -> str:
+    """The checksum mode ``variable`` asks for; ``when_required`` when it is unset or empty."""
+    mode = os.environ.get(variable, "").strip().lower() or "when_required"
+    if mode not in _CHECKSUM_MODES:
+        raise HayakoeError(f"{variable} must be when_required or when_supported, not {mode!r}")
+    return mode
 
 
 def transfer_config() -> Any:

@@ -2,114 +2,93 @@
 
 The endpoint comes from ``AWS_ENDPOINT_URL_S3`` (empty or unset = AWS), credentials from boto3's
 standard chain, the region from ``AWS_REGION`` (passed to the client: botocore itself reads only
-``AWS_DEFAULT_REGION``); see :mod:`hayakoe_dest_s3.client`.
+``AWS_DEFAULT_REGION``), the checksum mode from ``AWS_REQUEST_CHECKSUM_CALCULATION`` (default
+``when_required``, which R2 needs); see :mod:`hayakoe_dest_s3.client`. Fetch mirrors one prefix
+into the cache, downloading only objects whose ETag or size changed
+(:mod:`hayakoe_dest_s3.fetch_state`).
 
-S3 has no atomic folder swap, so an upload writes each speaker's files, then its
-``manifest.json``, then removes the speaker's stale objects, and only then the loose files
-(README, BERT): a reader that trusts the manifest never sees a mix. Fetch mirrors one prefix into
-the cache, downloading only objects whose ETag or size changed (:mod:`hayakoe_dest_s3.fetch_state`).
+Publishing keeps its objects under ``<prefix>/.hayakoe/``, which readers never look at:
+
+* ``staging/<id>/`` — a staged repo tree, loadable from its own URL, made without sending any
+  byte the store already holds (server-side copies instead; :mod:`hayakoe_dest_s3.staging`).
+* ``state.json`` — the state promotes compare against and the **lease** that makes them
+  exclusive (:mod:`hayakoe_dest_s3.state`): a JSON object whose ``token`` is the
+  ``DestinationState``, and which every change of the live content rewrites with conditional
+  writes (``If-Match`` on the ETag just read, ``If-None-Match: *`` for the first), so of two
+  publishers exactly one gets it. The lease names the holder, the staging area it promotes and
+  the token it will set; the holder renews it every ``HAYAKOE_S3_LEASE_SECONDS / 4`` (default
+  120 s / 4). A publisher that dies stops renewing: after ``HAYAKOE_S3_LEASE_SECONDS`` by the
+  store's own clock (or at once after ``unlock``, or when its promote failed half-way), the next
+  publisher takes the lease over and **rolls the dead promote forward** from its staging area,
+  which discard and cleanup keep while a lease names it.
+
+Promote (:mod:`hayakoe_dest_s3.promote`) copies inside the store (in parts for big objects):
+each staged speaker's changed files, then its ``manifest.json``, then removes its stale live
+files, then the loose files, ``README.md`` last, so a reader never sees a manifest whose files
+are not in place. ``upload`` is a stage and a promote in one; deleting a speaker also moves the
+state, so a promote staged before either notices.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Iterable
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+import uuid
+from contextlib import suppress
+from datetime import timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from hayakoe_core.atomic import replacing
-from hayakoe_core.errors import NotFoundError, UrlError
+from hayakoe_core.errors import NotFoundError
 from hayakoe_core.hookspecs import hookimpl
-from hayakoe_core.layout import (
-    MANIFEST,
-    LocalFile,
-    local_files,
-    speaker_dirs,
-    speakers_from_paths,
-)
+from hayakoe_core.layout import speakers_from_paths
 from hayakoe_core.paths import safe_relpath, speaker_prefix
 from hayakoe_core.progress import Bar, Progress
-from hayakoe_core.types import DestinationInfo, Target
-from hayakoe_dest_s3.client import FILE_WORKERS, connect, transfer_config
+from hayakoe_core.types import DestinationInfo, DestinationState, Setting, Staging, Target, new_staging_id
+from hayakoe_dest_s3 import credentials, promote, state, urls
+from hayakoe_dest_s3.client import connect, transfer_config
 from hayakoe_dest_s3.fetch_state import FetchState
-from hayakoe_dest_s3.remote import RemoteFile, delete_keys, list_objects, remote_files
-
-NAME = "s3"
-_BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-_T = TypeVar("_T")
+from hayakoe_dest_s3.hidden import HIDDEN, PROBE
+from hayakoe_dest_s3.parallel import run_all
+from hayakoe_dest_s3.remote import RemoteFile, list_objects, remote_files
+from hayakoe_dest_s3.staging import cleanup as cleanup_staging
+from hayakoe_dest_s3.staging import discard as discard_staging
+from hayakoe_dest_s3.staging import stage as stage_tree
 
 
 @hookimpl
 def hayakoe_destination() -> DestinationInfo:
     return DestinationInfo(
-        name=NAME,
+        name=urls.NAME,
         schemes=("s3",),
         description="S3 or S3-compatible storage (s3://bucket/prefix; AWS_ENDPOINT_URL_S3)",
         extra="s3",
+        settings=(
+            Setting("HAYAKOE_S3_BUCKET", "S3 bucket", role="address", required=True),
+            Setting("HAYAKOE_S3_PREFIX", "folder inside the bucket (empty: the bucket root)", role="address"),
+            Setting("AWS_ACCESS_KEY_ID", "AWS access key ID"),
+            Setting("AWS_SECRET_ACCESS_KEY", "AWS secret access key", secret=True),
+            Setting("AWS_REGION", "region (empty: us-east-1 or the store's default)", role="option"),
+            Setting(
+                "AWS_ENDPOINT_URL_S3",
+                "endpoint of an S3-compatible store (R2, MinIO, SeaweedFS; empty: AWS)",
+                role="option",
+            ),
+            Setting(
+                "AWS_REQUEST_CHECKSUM_CALCULATION",
+                "upload checksums: when_required (default, works with R2) or when_supported",
+                role="option",
+            ),
+            Setting(
+                state.LEASE_ENV, "seconds before a dead publisher's lease lapses (default 120)", role="option"
+            ),
+        ),
+        url_template="s3://{HAYAKOE_S3_BUCKET}/{HAYAKOE_S3_PREFIX}",
     )
 
 
 @hookimpl
 def hayakoe_parse_url(url: str) -> Target | None:
-    if not url.startswith("s3://"):
-        return None
-    bucket, _, prefix = url[len("s3://") :].partition("/")
-    if not _BUCKET_RE.match(bucket) or ".." in bucket:
-        raise UrlError(
-            f"{url!r}: {bucket!r} is not a valid bucket name (3-63 lowercase letters, digits, dots, hyphens)"
-        )
-    prefix = safe_relpath(prefix, allow_empty=True)
-    shown = f"s3://{bucket}" + (f"/{prefix}" if prefix else "")
-    return Target(plugin=NAME, scheme="s3", url=shown, location=bucket, prefix=prefix)
-
-
-def _run_all(work: Callable[[_T], object], items: Iterable[_T]) -> None:
-    """Run ``work`` on every item in a few threads; after the first failure start no more, let
-    the running ones finish, and raise that failure."""
-    with ThreadPoolExecutor(max_workers=FILE_WORKERS) as pool:
-        futures = [pool.submit(work, item) for item in items]
-        for pending in wait(futures, return_when=FIRST_EXCEPTION).not_done:
-            pending.cancel()
-    for future in futures:
-        if not future.cancelled():
-            future.result()
-
-
-# --- upload -------------------------------------------------------------------------------------
-
-
-@hookimpl
-def hayakoe_upload(target: Target, local_dir: Path, prefix: str, progress: Progress) -> None:
-    rel = safe_relpath(prefix, allow_empty=True)
-    files = local_files(local_dir)
-    speakers = set(speaker_dirs(f.relpath for f in files))
-
-    def in_speaker(f: LocalFile) -> bool:
-        return "/".join(f.relpath.split("/")[:3]) in speakers
-
-    contents = [f for f in files if in_speaker(f) and f.path.name != MANIFEST]
-    manifests = [f for f in files if in_speaker(f) and f.path.name == MANIFEST]
-    loose = [f for f in files if not in_speaker(f)]
-    keys = {f.relpath: target.join(rel, f.relpath) for f in files}
-    with connect(target) as client, progress.bar(f"upload → {target}", sum(f.size for f in files)) as bar:
-        bucket = target.location
-        before = [
-            obj["Key"]
-            for speaker in sorted(speakers)
-            for obj in list_objects(client, bucket, target.join(rel, speaker))
-        ]
-
-        def send(f: LocalFile) -> None:
-            client.upload_file(
-                str(f.path), bucket, keys[f.relpath], Config=transfer_config(), Callback=bar.advance
-            )
-
-        _run_all(send, contents)
-        _run_all(send, manifests)
-        uploaded = set(keys.values())
-        delete_keys(client, bucket, [key for key in before if key not in uploaded])
-        _run_all(send, loose)
+    return urls.parse(url)
 
 
 # --- fetch --------------------------------------------------------------------------------------
@@ -131,19 +110,19 @@ def hayakoe_fetch(target: Target, prefix: str, cache_dir: Path, progress: Progre
         remote = remote_files(list_objects(client, target.location, remote_folder), remote_folder)
         if not remote:
             raise NotFoundError(f"nothing at {source}")
-        state = FetchState.load(cache_dir, rel)
-        todo = [f for f in remote if not state.is_current(folder, f)]
+        cached = FetchState.load(cache_dir, rel)
+        todo = [f for f in remote if not cached.is_current(folder, f)]
 
         def fetch_one(f: RemoteFile) -> None:
             _download(client, target.location, f, folder, bar)
-            state.record(folder, f)
+            cached.record(folder, f)
 
         try:
             with progress.bar(f"download {source}", sum(f.size for f in todo)) as bar:
-                _run_all(fetch_one, todo)
-            state.drop_missing(folder, remote)
+                run_all(fetch_one, todo)
+            cached.drop_missing(folder, remote)
         finally:
-            state.save()
+            cached.save()
     return folder
 
 
@@ -167,11 +146,77 @@ def hayakoe_read_file(target: Target, path: str) -> bytes | None:
             return None
 
 
-
 @hookimpl
 def hayakoe_delete_speaker(target: Target, repo_folder: str, name: str) -> bool:
-    folder = target.join(speaker_prefix(repo_folder, name))
     with connect(target) as client:
-        keys = [obj["Key"] for obj in list_objects(client, target.location, folder)]
-        delete_keys(client, target.location, keys)
-    return bool(keys)
+        return promote.delete_folder(client, target, speaker_prefix(repo_folder, name))
+
+
+@hookimpl
+def hayakoe_upload(target: Target, local_dir: Path, prefix: str, progress: Progress) -> None:
+    dest = urls.target_for(target.location, target.join(safe_relpath(prefix, allow_empty=True)))
+    staging_id = new_staging_id()
+    with connect(dest) as client:
+        try:
+            stage_tree(client, dest, local_dir, staging_id, progress)
+            promote.promote(client, dest, staging_id, None, progress)
+        except BaseException:
+            with suppress(Exception):  # already failing: that error is the one to report
+                discard_staging(client, dest, staging_id)
+            raise
+        discard_staging(client, dest, staging_id)
+
+
+# --- publishing ---------------------------------------------------------------------------------
+
+
+@hookimpl
+def hayakoe_read_state(target: Target) -> DestinationState:
+    with connect(target) as client:
+        return state.read(client, target).doc.state()
+
+
+@hookimpl
+def hayakoe_stage(target: Target, local_dir: Path, staging_id: str, progress: Progress) -> Staging:
+    with connect(target) as client:
+        return stage_tree(client, target, local_dir, staging_id, progress)
+
+
+@hookimpl
+def hayakoe_promote(
+    target: Target, staging: Staging, expected: DestinationState, progress: Progress
+) -> DestinationState:
+    with connect(target) as client:
+        return promote.promote(client, target, staging.id, expected, progress)
+
+
+@hookimpl
+def hayakoe_discard(target: Target, staging: Staging) -> None:
+    with connect(target) as client:
+        discard_staging(client, target, staging.id)
+
+
+@hookimpl
+def hayakoe_cleanup(target: Target, older_than: timedelta, dry_run: bool) -> list[str]:
+    with connect(target) as client:
+        return cleanup_staging(client, target, older_than, dry_run)
+
+
+@hookimpl
+def hayakoe_unlock(target: Target) -> str | None:
+    with connect(target) as client:
+        return state.unlock(client, target)
+
+
+@hookimpl
+def hayakoe_probe(target: Target) -> None:
+    key = target.join(PROBE + uuid.uuid4().hex)
+    with connect(target) as client:
+        next(list_objects(client, target.location, target.join(HIDDEN)), None)  # bucket and reading
+        client.put_object(Bucket=target.location, Key=key, Body=b"probe", IfNoneMatch="*")
+        client.delete_object(Bucket=target.location, Key=key)
+
+
+@hookimpl
+def hayakoe_find_credentials(target: Target) -> str | None:
+    return credentials.find_credentials()

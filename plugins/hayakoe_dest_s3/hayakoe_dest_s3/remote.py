@@ -33,6 +33,16 @@ def list_objects(client: Any, bucket: str, folder: str) -> Iterator[Mapping[str,
         yield from page.get("Contents", [])
 
 
+def list_folders(client: Any, bucket: str, folder: str) -> list[str]:
+    """The names of the folders directly under ``folder`` (each holds at least one object)."""
+    paginator = client.get_paginator("list_objects_v2")
+    prefix = f"{folder}/" if folder else ""
+    names = []
+    for page in paginator.paginate(Bucket=bucket, Prefix=prefix, Delimiter="/"):
+        names += [p["Prefix"][len(prefix) :].rstrip("/") for p in page.get("CommonPrefixes", [])]
+    return names
+
+
 def remote_files(objects: Iterable[Mapping[str, Any]], folder: str) -> list[RemoteFile]:
     """The files of a listing, with paths relative to ``folder``, each checked safe.
 
