@@ -212,7 +212,7 @@ def hayakoe_unlock(target: Target) -> str | None:
 def hayakoe_probe(target: Target) -> None:
     key = target.join(PROBE + uuid.uuid4().hex)
     with connect(target) as client:
-        next(list_objects(client, target.location, target.join(HIDDEN)), None)  # bucket and reading
+        client.list_objects_v2(Bucket=target.location, Prefix=target.join(HIDDEN) + "/", MaxKeys=1)
         client.put_object(Bucket=target.location, Key=key, Body=b"probe", IfNoneMatch="*")
         client.delete_object(Bucket=target.location, Key=key)
 

@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from hayakoe_core.layout import local_files, speaker_dirs
+from hayakoe_core.layout import LocalFile, local_files, speaker_dirs
 from hayakoe_core.manifest import sha256_file
 from hayakoe_core.progress import Progress
 from hayakoe_core.types import Staging, Target, staging_created
@@ -82,7 +82,7 @@ def _plan(
     files = local_files(local_dir)
     shas: dict[str, str] = {}
 
-    def hash_one(f: Any) -> None:
+    def hash_one(f: LocalFile) -> None:
         shas[f.relpath] = sha256_file(f.path)
 
     run_all(hash_one, files)
