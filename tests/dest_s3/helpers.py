@@ -4,7 +4,7 @@ the requests the plugin makes, the objects under a target."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -46,12 +46,22 @@ class RecordingProgress:
 
 
 @contextmanager
-def plugin_requests() -> Iterator[list[tuple[str, dict[str, Any]]]]:
-    """Every request the plugin's S3 client makes inside the block, as (operation, parameters).
+def watching(event: str, handler: Callable[..., None]) -> Iterator[None]:
+    """Call ``handler`` on every botocore ``event`` (e.g. ``"before-send.s3"``) of the plugin's
+    S3 client (for the current environment) inside the block; a test's own clients are not
+    watched."""
+    events = make_client().meta.events
+    unique_id = f"hayakoe-test-{id(handler)}"
+    events.register(event, handler, unique_id=unique_id)
+    try:
+        yield
+    finally:
+        events.unregister(event, unique_id=unique_id)
 
-    Only the plugin's client (for the current environment) is watched; a test's own admin client
-    is not.
-    """
+
+@contextmanager
+def plugin_requests() -> Iterator[list[tuple[str, dict[str, Any]]]]:
+    """Every request the plugin's S3 client makes inside the block, as (operation, parameters)."""
     calls: list[tuple[str, dict[str, Any]]] = []
     lock = threading.Lock()
 
@@ -59,12 +69,8 @@ def plugin_requests() -> Iterator[list[tuple[str, dict[str, Any]]]]:
         with lock:
             calls.append((model.name, dict(params)))
 
-    events = make_client().meta.events
-    events.register("provide-client-params.s3", record, unique_id="hayakoe-test-recorder")
-    try:
+    with watching("provide-client-params.s3", record):
         yield calls
-    finally:
-        events.unregister("provide-client-params.s3", unique_id="hayakoe-test-recorder")
 
 
 def objects(s3_admin: Any, target: Target, *, hidden: bool = False) -> dict[str, bytes]:

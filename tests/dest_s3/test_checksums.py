@@ -21,8 +21,7 @@ from hayakoe_core.progress import NullProgress
 from hayakoe_core.testing import write_tree
 from hayakoe_core.types import Target, new_staging_id
 from hayakoe_dest_s3 import transfer
-from hayakoe_dest_s3.client import make_client
-from tests.dest_s3.helpers import call
+from tests.dest_s3.helpers import call, watching
 
 SMALL = b"small file\n" * 100
 BIG = bytes(range(256)) * (9 * (1 << 20) // 256)  # above the 8 MiB multipart threshold
@@ -39,12 +38,8 @@ def request_headers() -> Iterator[list[tuple[str, dict[str, str]]]]:
         }
         sent.append((event_name.rsplit(".", 1)[-1], headers))
 
-    events = make_client().meta.events
-    events.register("before-send.s3", record, unique_id="hayakoe-test-headers")
-    try:
+    with watching("before-send.s3", record):
         yield sent
-    finally:
-        events.unregister("before-send.s3", unique_id="hayakoe-test-headers")
 
 
 def test_upload_checksums(target: Target, tmp_path: Path, checksum_mode: str) -> None:

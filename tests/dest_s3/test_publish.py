@@ -26,9 +26,8 @@ from hayakoe_core.testing import read_tree, write_tree
 from hayakoe_core.testing.destination import in_layout
 from hayakoe_core.types import Staging, Target, new_staging_id
 from hayakoe_dest_s3 import transfer
-from hayakoe_dest_s3.client import make_client
 from tests.dest_s3.dying_publisher import DIED
-from tests.dest_s3.helpers import RecordingProgress, objects, plugin_requests
+from tests.dest_s3.helpers import RecordingProgress, objects, plugin_requests, watching
 from tests.support.repo import make_repo
 
 _MIB = 1 << 20
@@ -412,12 +411,8 @@ def test_readers_never_see_a_manifest_whose_files_are_not_in_place(
                 if _sha(data) != entry.sha256:
                     problems.append(f"{rel} not yet in place under the new manifest")
 
-    events = make_client().meta.events
-    events.register("after-call.s3", read_like_a_loader, unique_id="reader")
-    try:
+    with watching("after-call.s3", read_like_a_loader):
         publisher.store.promote(staging, staging.base)
-    finally:
-        events.unregister("after-call.s3", unique_id="reader")
     assert problems == []
     assert "old" in seen and seen[-1] == "new" and len(seen) >= 5
     assert objects(s3_admin, target) == speaker("a", V2)

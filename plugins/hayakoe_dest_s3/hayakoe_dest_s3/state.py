@@ -46,7 +46,7 @@ FORMAT = "hayakoe-s3-state"
 VERSION = 1
 LEASE_ENV = "HAYAKOE_S3_LEASE_SECONDS"
 DEFAULT_LEASE_SECONDS = 120
-_RELEASE_ATTEMPTS = 4
+_ATTEMPTS = 4
 # LastModified and Date are whole seconds: a lease is judged lapsed a second late, never early.
 _CLOCK_RESOLUTION = timedelta(seconds=1)
 
@@ -271,7 +271,7 @@ class Held:
         """Write ``done`` (the new state, no lease) in place of the lease."""
         self._stop_renewing()
         self.check()
-        for attempt in range(_RELEASE_ATTEMPTS):
+        for attempt in range(_ATTEMPTS):
             try:
                 write(self._client, self._target, done, self._etag)
                 return
@@ -329,7 +329,7 @@ def exclusive(
 def unlock(client: Any, target: Target) -> str | None:
     """Break the lease someone holds (its work is finished by the next writer); what was broken,
     or ``None`` if nobody held it."""
-    for _ in range(_RELEASE_ATTEMPTS):
+    for _ in range(_ATTEMPTS):
         seen = read(client, target)
         lease = seen.doc.lease
         if lease is None or not seen.held:
