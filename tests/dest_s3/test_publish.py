@@ -142,6 +142,14 @@ def test_content_held_elsewhere_is_copied_inside_the_store(publisher: Publisher)
     assert publisher.live("onnx", "b") == twice
 
 
+def test_restaging_a_speaker_replaces_its_staged_folder(publisher: Publisher) -> None:
+    first = publisher.stage(in_layout("onnx", "a", {"x": model(10), "y": model(11)}))
+    again = publisher.stage(in_layout("onnx", "a", {"x": model(10)}), first.id)
+    assert dict(again.transfers) == {"onnx/speakers/a/x": "reused"}, "already staged: nothing sent"
+    staged = Publisher(get_registry().open(first.url), publisher.tmp / "staged")
+    assert staged.live("onnx", "a") == {"x": model(10)}
+
+
 def test_sha256_is_read_from_a_live_manifest(
     publisher: Publisher, target: Target, s3_admin: Any
 ) -> None:
