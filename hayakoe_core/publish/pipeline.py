@@ -34,7 +34,7 @@ from pathlib import Path
 
 from hayakoe_core.errors import ConflictError, HayakoeError
 from hayakoe_core.fetching import Fetcher, cache_root
-from hayakoe_core.layout import MANIFEST, README, LocalFile, local_files, speakers_from_paths
+from hayakoe_core.layout import MANIFEST, README, local_files, speakers_from_paths
 from hayakoe_core.manifest import BertRef, Manifest, build_manifest, sha256_file, write_manifest
 from hayakoe_core.paths import speaker_prefix
 from hayakoe_core.progress import NullProgress, Progress
@@ -254,8 +254,9 @@ class Pipeline:
             return None, bundle.ref()
         return bundle, bundle.ref()
 
-    def _write_readme(self, tree: Path, inspection: Inspection) -> ReadmeAction:
-        """Put the README into ``tree`` when this publish writes one; returns the decision."""
+    def _write_readme(self, tree: Path, inspection: Inspection, *, refresh: bool = False) -> ReadmeAction:
+        """Put the README into ``tree`` when this publish writes one; returns the decision.
+        ``refresh`` (after a conflict) writes it even when unchanged, over any staged older one."""
         new, action = self.readme(inspection)
         if action is None:
             raise HayakoeError(
@@ -263,7 +264,7 @@ class Pipeline:
                 "generated one: pass --readme update (your text is kept outside the generated "
                 "block) or --readme keep"
             )
-        if action in ("create", "update", "unchanged"):
+        if action in ("create", "update") or (refresh and action == "unchanged"):
             (tree / README).write_text(new, encoding="utf-8")
         self.note(f"README: {action}")
         return action
@@ -285,12 +286,15 @@ class Pipeline:
             )
         with _workspace() as tree:
             bundle, _ = self.build(tree, inspection)
-            files = {f.relpath: f for f in local_files(tree)}
+            files = [_record(f.relpath, f.path) for f in local_files(tree)]
             if dry_run:
-                self.receipt.files = [_record(rel, f.path, None) for rel, f in sorted(files.items())]
+                self.receipt.files = files
                 return self.receipt
             if not self.store.supports(Capability.PUBLISH):
                 return self._upload_then_verify(tree, files)
+            unchanged = self._drop_unchanged(tree, inspection)
+            if not any(tree.iterdir()):
+                return self._nothing_changed(inspection, files)
             staging = self._stage(tree)
             try:
                 self._verify(staging, bert_staged=bundle is not None)
@@ -300,8 +304,39 @@ class Pipeline:
                     self.store.discard(staging)
             self.receipt.state = str(state)
             self.receipt.files = [
-                _record(rel, f.path, staging.transfer(rel) or "sent") for rel, f in sorted(files.items())
+                replace(f, transfer=_transfer(f.path, unchanged, staging)) for f in files
             ]
+        return self.receipt
+
+    def _drop_unchanged(self, tree: Path, inspection: Inspection) -> set[str]:
+        """Take out of ``tree`` every speaker folder whose live copy has the very same files, the
+        same checkpoint and the same BERT (by its manifest): there is nothing to stage for it.
+        Returns the repo paths taken out."""
+        dropped: set[str] = set()
+        for info in self.infos.values():
+            folder = tree / speaker_prefix(info.repo_folder, self.plan.name)
+            new = Manifest.read(folder)
+            live = inspection.live.get(info.repo_folder)
+            if live is None or new is None or _manifest_key(live) != _manifest_key(new):
+                continue
+            if (live.bert and live.bert.sha256) != (new.bert and new.bert.sha256):
+                continue
+            prefix = speaker_prefix(info.repo_folder, self.plan.name)
+            dropped |= {f"{prefix}/{f.relpath}" for f in local_files(folder)}
+            shutil.rmtree(folder)
+            self.note(f"{prefix}: live already, unchanged")
+        for empty in sorted((p for p in tree.rglob("*") if p.is_dir()), reverse=True):
+            if not any(empty.iterdir()):
+                empty.rmdir()
+        return dropped
+
+    def _nothing_changed(self, inspection: Inspection, files: list[FileRecord]) -> Receipt:
+        """Everything is live already: nothing to stage or promote; the live copy is verified."""
+        self.note(f"{self.store.url} already holds exactly this: nothing to send")
+        if self.plan.verify:
+            self._check(self.store.url, self.store.url)
+        self.receipt.state = str(inspection.state)
+        self.receipt.files = [replace(f, transfer="unchanged") for f in files]
         return self.receipt
 
     def _stage(self, tree: Path, staging_id: str | None = None) -> Staging:
@@ -362,16 +397,16 @@ class Pipeline:
 
     def _restage_readme(self, tree: Path, staging: Staging, fresh: Inspection) -> Staging:
         """Regenerate the README from the destination as it is now and stage it again (same id)."""
-        refresh = tree.parent / f"{tree.name}-readme"
-        refresh.mkdir()
+        scratch = tree.parent / f"{tree.name}-readme"
+        scratch.mkdir()
         try:
-            self._write_readme(refresh, fresh)
-            if (refresh / README).is_file():
-                shutil.copy2(refresh / README, tree / README)
-                return self._stage(refresh, staging.id)
+            self._write_readme(scratch, fresh, refresh=True)
+            if (scratch / README).is_file():
+                shutil.copy2(scratch / README, tree / README)
+                return self._stage(scratch, staging.id)
             return staging
         finally:
-            shutil.rmtree(refresh, ignore_errors=True)
+            shutil.rmtree(scratch, ignore_errors=True)
 
     def _refuse_if_speaker_changed(self, before: Inspection, now: Inspection) -> None:
         ours = {i.repo_folder for i in self.infos.values()}
@@ -387,12 +422,12 @@ class Pipeline:
                 "nothing of this publish was made visible: check the destination, then run the command again"
             )
 
-    def _upload_then_verify(self, tree: Path, files: dict[str, LocalFile]) -> Receipt:
+    def _upload_then_verify(self, tree: Path, files: list[FileRecord]) -> Receipt:
         """For a destination that cannot stage: upload (live at once), then verify what is live."""
         self.note(f"{self.store.url} cannot stage: uploading first, verifying afterwards")
         with self.receipt.phase("upload"):
             self.store.upload(tree, progress=self.progress)
-        self.receipt.files = [_record(rel, f.path, "sent") for rel, f in sorted(files.items())]
+        self.receipt.files = [replace(f, transfer="sent") for f in files]
         self.receipt.state = "uploaded (this destination cannot stage)"
         self.receipt.unverified = True  # it was visible before it was verified
         if self.plan.verify:
@@ -457,8 +492,13 @@ def _copy_files(files: list[Path], out: Path) -> list[Path]:
     return [Path(shutil.copy2(f, out / f.name)) for f in files]
 
 
-def _record(relpath: str, path: Path, transfer: str | None) -> FileRecord:
-    return FileRecord(relpath, path.stat().st_size, sha256_file(path), transfer)
+def _transfer(relpath: str, unchanged: set[str], staging: Staging) -> str:
+    return "unchanged" if relpath in unchanged else staging.transfer(relpath) or "sent"
+
+
+def _record(relpath: str, path: Path) -> FileRecord:
+    """The receipt's record of one file of the tree (how it travels is filled in later)."""
+    return FileRecord(relpath, path.stat().st_size, sha256_file(path))
 
 
 @contextmanager

@@ -215,3 +215,20 @@ def test_the_same_speaker_published_meanwhile_is_a_conflict(tmp_path: Path, monk
     with pytest.raises(HayakoeError, match="changed by someone else"):
         publish_plan(plan_for(folder, dest, tmp_path))
     assert not (dest / ".hayakoe" / "staging").exists()
+
+
+def test_an_unchanged_republish_stages_nothing(tmp_path: Path) -> None:
+    dest = tmp_path / "voices"
+    folder = speaker_folder(tmp_path / "spk")
+    plan = plan_for(folder, dest, tmp_path, backends=("onnx", "torch"), verify=False)
+    first = publish_plan(plan)
+    before = everything(dest)
+    notes: list[str] = []
+
+    again = publish_plan(dataclasses.replace(plan, overwrite=True, verify=True), note=notes.append)
+
+    assert {f.transfer for f in again.files} == {"unchanged"}
+    assert again.state == first.state, "no promote happened"
+    assert [v.ok for v in again.verification] == [True, True], "the live copy is still verified"
+    assert everything(dest) == before
+    assert not any(n.startswith("staging") for n in notes)
