@@ -10,6 +10,8 @@ environment. Each xdist worker imports it separately and so gets its own server.
 * ``hub`` (function): the same server with a fresh request log and no faults, ``HF_TOKEN`` set to
   :data:`WRITE_TOKEN` and an empty ``HF_HUB_CACHE``.
 * ``hub_repo``: a fresh repo id under :data:`USER` (not created).
+* ``hub_proxy``: ``hub`` reached through a :class:`FaultProxy` (``HF_ENDPOINT`` and the client's
+  endpoint point at the proxy, which passes traffic until told otherwise).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.support.faultproxy import FaultProxy
 from tests.support.hubserver import HubServer
 
 USER = "alice"
@@ -88,3 +91,13 @@ def hub(
 @pytest.fixture
 def hub_repo() -> str:
     return f"{USER}/voices-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def hub_proxy(hub: HubServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[FaultProxy]:
+    from huggingface_hub import constants
+
+    with FaultProxy(("127.0.0.1", HUB_PORT)) as proxy:
+        monkeypatch.setenv("HF_ENDPOINT", proxy.url)
+        monkeypatch.setattr(constants, "ENDPOINT", proxy.url)
+        yield proxy

@@ -7,6 +7,8 @@
   metadata service).
 * ``s3_env``: on top of that, the environment pointed at the server the way a user would set it
   up (endpoint, key, secret, region).
+* ``s3_proxy``: ``s3_env`` with the endpoint pointed at a :class:`FaultProxy` in front of the
+  server instead (passing traffic until told otherwise; stopped at teardown).
 """
 
 from __future__ import annotations
@@ -16,10 +18,12 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from botocore.client import BaseClient
 
+from tests.support.faultproxy import FaultProxy
 from tests.support.s3server import LocalS3Server, S3Endpoint
 
 
@@ -77,6 +81,14 @@ def s3_env(
     for key, value in s3_server.env().items():
         monkeypatch.setenv(key, value)
     return s3_server
+
+
+@pytest.fixture
+def s3_proxy(s3_env: S3Endpoint, monkeypatch: pytest.MonkeyPatch) -> Iterator[FaultProxy]:
+    parts = urlsplit(s3_env.url)
+    with FaultProxy((parts.hostname or "127.0.0.1", parts.port or 80)) as proxy:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_S3", proxy.url)
+        yield proxy
 
 
 @pytest.fixture
