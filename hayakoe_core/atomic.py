@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+# The temporary names :func:`replacing` uses: ``.<name>.<32 hex digits>.tmp``.
+_TEMPORARY = re.compile(r"^\..+\.[0-9a-f]{32}\.tmp$")
 
 
 @contextmanager
@@ -28,3 +32,19 @@ def write_text(path: Path, text: str) -> Path:
     with replacing(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
     return path
+
+
+def remove_leftovers(folder: Path) -> int:
+    """Remove the temporary files :func:`replacing` left below ``folder`` when a process was killed.
+
+    Call it only while no one else can be writing there (e.g. holding the folder's lock).
+    Returns how many were removed.
+    """
+    removed = 0
+    if folder.is_dir():
+        for dirpath, _dirs, files in os.walk(folder):
+            for name in files:
+                if _TEMPORARY.match(name):
+                    Path(dirpath, name).unlink(missing_ok=True)
+                    removed += 1
+    return removed

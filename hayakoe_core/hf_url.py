@@ -8,7 +8,8 @@ the HF plugin is missing), the HF destination plugin to parse them. The forms, r
     https://huggingface.co/org/repo   https://huggingface.co/org/repo/tree/<rev>   (also hf.co)
 
 A bare ``org/repo`` is exactly one slash, no scheme, starting with a letter or digit (so
-``./x/y`` and ``/x/y`` stay local paths). The canonical form is ``hf://org/repo``, with
+``./x/y`` and ``/x/y`` stay local paths); one that names an existing local folder is refused, with
+how to write either (it looks at the file system, nothing else). The canonical form is ``hf://org/repo``, with
 ``@rev`` only when the revision is not ``main``. Nothing here touches the network.
 
 >>> parse_hf_url("https://huggingface.co/org/voices/tree/dev")
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import unquote
 
 from hayakoe_core.errors import UrlError
@@ -70,6 +72,11 @@ def parse_hf_url(url: str) -> HfUrl | None:
             raise UrlError(f"{url!r}: expected https://huggingface.co/org/repo or …/org/repo/tree/<revision>")
     elif _BARE_RE.match(url):
         repo, revision = _split_revision(url, url)
+        if Path(url).exists():
+            raise UrlError(
+                f"{url!r} reads as the Hugging Face repo hf://{url}, but a local folder of that name "
+                f"exists: write ./{url} for the folder (or hf://{url} for the Hub)"
+            )
     else:
         return None
     if not _REPO_RE.match(repo) or ".." in repo or "--" in repo:

@@ -63,6 +63,14 @@ def speaker_dirs(relpaths: Iterable[str]) -> list[str]:
     return sorted(dirs)
 
 
+def speaker_of(prefix: str) -> tuple[str, str] | None:
+    """``(repo folder, name)`` when ``prefix`` is a speaker folder (``onnx/speakers/a``), else ``None``."""
+    parts = prefix.strip("/").split("/")
+    if len(parts) == 3 and parts[1] == "speakers" and parts[0] and parts[2]:
+        return parts[0], parts[2]
+    return None
+
+
 def _in_speaker(parts: list[str]) -> bool:
     return len(parts) >= 4 and parts[1] == "speakers" and not parts[2].startswith(".")
 

@@ -7,8 +7,10 @@ upstream folder and loads unchecked.
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import json
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -112,21 +114,56 @@ class Manifest:
         path = folder / MANIFEST
         return cls.parse(path.read_bytes(), str(path)) if path.is_file() else None
 
+    def missing(self, patterns: Iterable[str]) -> list[str]:
+        """The glob ``patterns`` (e.g. a backend's ``speaker_files``) that no listed file matches."""
+        return [p for p in patterns if not any(fnmatch.fnmatchcase(rel, p) for rel in self.files)]
+
+    def inspect(
+        self, folder: Path, known: Mapping[str, Sequence[object]] | None = None, *, hashes: bool = True
+    ) -> Inspection:
+        """Check every listed file in ``folder``: right size always, right sha256 when needed.
+
+        ``hashes=False`` checks sizes only (folders read in place, where hashing on each load
+        would read every byte of someone else's files). ``known`` maps a path to the stamp it had
+        when last hashed (from an earlier :class:`Inspection`); a file whose stamp is unchanged
+        and whose hash was this manifest's is not read again. The stamp holds size, mtime,
+        **ctime** and inode: any write to the file, even one that restores its size and mtime,
+        changes ctime, and nothing a user can call sets ctime back, so an unchanged stamp means
+        unchanged bytes.
+        """
+        known = known or {}
+        problems: dict[str, str] = {}
+        stamps: dict[str, list[object]] = {}
+        for rel, entry in sorted(self.files.items()):
+            try:
+                st = (folder / rel).stat()
+            except OSError:
+                problems[rel] = "is missing"
+                continue
+            stamp: list[object] = [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, entry.sha256]
+            if st.st_size != entry.size:
+                problems[rel] = f"has {st.st_size} bytes, manifest says {entry.size}"
+            elif hashes and list(known.get(rel, ())) != stamp and sha256_file(folder / rel) != entry.sha256:
+                problems[rel] = "does not match its sha256 in the manifest"
+            else:
+                stamps[rel] = stamp
+        return Inspection(problems, stamps)
+
     def verify(self, folder: Path, *, remove_bad: bool = True) -> None:
         """Check every listed file in ``folder``; on a mismatch remove it and raise naming it."""
-        for rel, entry in sorted(self.files.items()):
-            path = folder / rel
-            problem = None
-            if not path.is_file():
-                problem = "is missing"
-            elif path.stat().st_size != entry.size:
-                problem = f"has {path.stat().st_size} bytes, manifest says {entry.size}"
-            elif sha256_file(path) != entry.sha256:
-                problem = "does not match its sha256 in the manifest"
-            if problem:
-                if remove_bad and path.exists():
-                    path.unlink()
-                raise IntegrityError(f"{self.speaker}: {rel} {problem}; it was not kept, load again")
+        problems = self.inspect(folder).problems
+        for rel, problem in problems.items():
+            if remove_bad:
+                (folder / rel).unlink(missing_ok=True)
+            raise IntegrityError(f"{self.speaker}: {rel} {problem}; it was not kept, load again")
+
+
+@dataclass(frozen=True)
+class Inspection:
+    """What :meth:`Manifest.inspect` found: ``problems`` by path, and ``stamps`` of the good files."""
+
+    problems: dict[str, str]
+    stamps: dict[str, list[object]]
 
 
 def sha256_file(path: Path) -> str:

@@ -25,7 +25,7 @@ from typing import Any
 import pluggy
 
 from hayakoe_core import hf_url, hookspecs
-from hayakoe_core.errors import PluginError, UrlError
+from hayakoe_core.errors import PluginError, UrlError, scrub
 from hayakoe_core.layout import README
 from hayakoe_core.paths import safe_name, safe_relpath, speaker_prefix
 from hayakoe_core.progress import NullProgress, Progress
@@ -353,7 +353,12 @@ class Registry:
             verb = hook.removeprefix("hayakoe_").replace("_", " ")
             raise PluginError(f"{what} (plugin '{record.name}') does not support {verb}")
         others = [p for p in self.pm.get_plugins() if p is not record.plugin]
-        return self.pm.subset_hook_caller(caller.name, remove_plugins=others)(**kwargs)
+        try:
+            return self.pm.subset_hook_caller(caller.name, remove_plugins=others)(**kwargs)
+        except Exception as exc:  # whatever a plugin lets through, no secret leaves in it
+            target = kwargs.get("target")
+            scrub(exc, [target.credential if isinstance(target, Target) else None])
+            raise
 
 
 class Store:

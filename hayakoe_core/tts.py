@@ -18,7 +18,7 @@ from pathlib import Path
 
 from hayakoe_core.bert.extractor import BertFeatureExtractor
 from hayakoe_core.bert.source import fetch_bert_root
-from hayakoe_core.errors import HayakoeError, NotFoundError
+from hayakoe_core.errors import HayakoeError, NotFoundError, SourceNotFoundError
 from hayakoe_core.fetching import Fetcher, cache_root
 from hayakoe_core.paths import safe_name, speaker_prefix
 from hayakoe_core.progress import NullProgress, Progress, RichProgress
@@ -144,12 +144,16 @@ class TTS:
 
     def _fetcher(self) -> Fetcher:
         progress: Progress = RichProgress() if sys.stderr.isatty() else NullProgress()
-        return Fetcher(self.cache_dir, offline=self.offline, progress=progress)
+        return Fetcher(
+            self.cache_dir, offline=self.offline, progress=progress, backends=self._registry.backends()
+        )
 
     def _fetch_speaker(self, fetcher: Fetcher, name: str, store: Store, backend: str | None = None) -> Path:
         folder = self._registry.backend(backend or self.backend).repo_folder
         try:
             return fetcher.fetch(store, speaker_prefix(folder, name)).path
+        except SourceNotFoundError:
+            raise
         except NotFoundError:
             if fetcher.offline or not store.supports(Capability.LIST):
                 raise

@@ -79,6 +79,9 @@ class BackendInfo:
     whose prepared files this one loads (``"onnx"`` for a second runtime of the ``onnx/`` graphs):
     such a backend shares that backend's ``repo_folder``, has no prepare step of its own and is
     never a publishing choice; ``None`` (the usual case) means it prepares its own files.
+    ``speaker_files``: the files a speaker folder of this backend cannot load without, as glob
+    patterns (``("config.json", "*.safetensors")``); a speaker whose manifest lacks one is refused
+    before anything is downloaded (a ``files_from`` backend's are those of the backend it names).
     """
 
     name: str
@@ -87,6 +90,7 @@ class BackendInfo:
     description: str = ""
     extra: str | None = None
     files_from: str | None = None
+    speaker_files: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -96,7 +100,10 @@ class Target:
     ``url`` is the canonical form the plugin writes back to users (it parses to an equal
     Target). ``location`` identifies the store (a bucket, a repo id, an absolute folder path);
     ``prefix`` is a ``/``-separated path inside it (no leading or trailing ``/``; empty for the
-    root); ``revision`` is set only by stores with revisions (HF). ``options`` holds anything else
+    root); ``revision`` is set only by stores with revisions (HF). ``endpoint`` is the server the
+    store is reached at when the scheme alone does not say (``AWS_ENDPOINT_URL_S3``, ``HF_ENDPOINT``),
+    without credentials; with the other fields it identifies a source, e.g. its cache folder, so
+    ``s3://voices`` on two servers never share one. ``options`` holds anything else
     the plugin parsed from the URL (never a secret: targets are printed). ``credential`` is a
     secret the caller supplied for this target (e.g. ``TTS(hf_token=...)``); it is left out of
     ``repr`` and comparisons, and a plugin that has no use for it ignores it.
@@ -108,6 +115,7 @@ class Target:
     location: str
     prefix: str = ""
     revision: str | None = None
+    endpoint: str | None = None
     options: tuple[tuple[str, str], ...] = field(default_factory=tuple)
     credential: str | None = field(default=None, repr=False, compare=False)
 

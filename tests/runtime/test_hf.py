@@ -1,7 +1,6 @@
 """TTS from the project's Hub-compatible test server through the real huggingface_hub client."""
 
 import os
-import socket
 import subprocess
 import sys
 
@@ -87,13 +86,11 @@ def run_child(cache, source, **env):
                           env={**os.environ, **env}, timeout=300)
 
 
-def test_new_process_with_the_hub_down_uses_the_cache(source, tmp_path):
+def test_new_process_with_the_hub_down_uses_the_cache(source, hub_proxy, tmp_path):
     cache = tmp_path / "cache"
     TTS("cpu", cache_dir=cache).load("tiny", source=source).prepare()
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        dead = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    out = run_child(cache, source, HF_ENDPOINT=dead)
+    hub_proxy.stop()  # the endpoint the cache was filled from now refuses connections
+    out = run_child(cache, source, HF_ENDPOINT=hub_proxy.url)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "44100"
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import numpy as np
+
 from hayakoe_core.manifest import build_manifest, sha256_file, write_manifest
 from hayakoe_core.registry import get_registry
 
@@ -40,6 +42,18 @@ def make_repo(
         for part in ("bert", "onnx/bert"):
             shutil.copytree(TINY_BERT / part, root / part, dirs_exist_ok=True)
     return root
+
+
+def alter_speaker(repo: Path, name: str = "tiny", folder: str = "onnx") -> np.ndarray:
+    """Make ``name`` in ``repo`` a different speaker (style vectors reversed, manifest rewritten,
+    when it has one); returns its new style vectors."""
+    dest = repo / folder / "speakers" / name
+    vectors = np.load(dest / "style_vectors.npy")[::-1].copy()
+    np.save(dest / "style_vectors.npy", vectors)
+    if (dest / "manifest.json").exists():
+        backend = "torch" if folder == "pytorch" else "onnx"
+        write_manifest(dest, build_manifest(dest, name, backend, sha256_file(CHECKPOINT)))
+    return vectors
 
 
 def publish(repo_dir: Path, url: str) -> None:

@@ -27,6 +27,7 @@ def hayakoe_backend() -> BackendInfo:
         devices=("cpu",),
         description="ONNX Runtime on CPU (synthesizer.onnx + duration_predictor.onnx)",
         extra="cpu",
+        speaker_files=(*SPEAKER_FILES, "synthesizer.onnx"),
     )
 
 

@@ -23,6 +23,7 @@ def hayakoe_backend() -> BackendInfo:
         devices=("cuda", "cpu"),
         description="PyTorch (config.json + style_vectors.npy + *.safetensors)",
         extra="gpu",
+        speaker_files=(*SPEAKER_FILES, "*.safetensors"),
     )
 
 

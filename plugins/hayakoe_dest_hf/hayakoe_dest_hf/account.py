@@ -10,7 +10,8 @@ from huggingface_hub import constants
 from hayakoe_core.errors import HayakoeError
 from hayakoe_core.types import Target
 from hayakoe_dest_hf import hub
-from hayakoe_dest_hf.errors import TOKEN_HINT, hub_errors, is_missing
+from hayakoe_dest_hf.errors import TOKEN_HINT, is_missing
+from hayakoe_dest_hf.session import hub_call
 
 # huggingface_hub's own order (get_token): OIDC exchange, these variables, the saved login file.
 _TOKEN_VARIABLES = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN")
@@ -46,7 +47,7 @@ def probe(target: Target) -> None:
     if source is None:
         raise HayakoeError(f"no Hugging Face token to publish to {repo}: {TOKEN_HINT}")
     namespace = repo.split("/", 1)[0]
-    with hub_errors(target):
+    with hub_call(target):
         me = api.whoami()
         role = (me.get("auth") or {}).get("accessToken", {}).get("role")
         if role == "read":

@@ -1,7 +1,8 @@
 """Turn ``huggingface_hub`` / transport failures into one-line :class:`HayakoeError` messages.
 
 Every message says what is wrong and which setting fixes it (``HF_TOKEN``, the URL's
-``@revision``, ``HF_ENDPOINT``, ``HF_HUB_OFFLINE``); none contains a token.
+``@revision``, ``HF_ENDPOINT``, ``HF_HUB_OFFLINE``, the timeouts); none contains a token or the
+endpoint's user-info, and neither does any exception chained to it.
 """
 
 from __future__ import annotations
@@ -23,7 +24,16 @@ from huggingface_hub.errors import (
     RevisionResolutionError,
 )
 
-from hayakoe_core.errors import ConflictError, HayakoeError, NotFoundError, UnreachableError
+from hayakoe_core.errors import (
+    ConflictError,
+    HayakoeError,
+    NotFoundError,
+    SourceNotFoundError,
+    UnreachableError,
+    redact,
+    scrub,
+)
+from hayakoe_core.network import timeouts
 from hayakoe_core.types import Target
 
 TOKEN_HINT = "set HF_TOKEN to a token from https://huggingface.co/settings/tokens"
@@ -57,9 +67,15 @@ def translate(exc: BaseException, target: Target, path: str = "") -> HayakoeErro
         return UnreachableError(
             f"offline (HF_HUB_OFFLINE is set): {where} is not in the local cache; unset it to download"
         )
+    hub = redact(constants.ENDPOINT)
+    if isinstance(exc, httpx2.TimeoutException) or isinstance(exc.__cause__, httpx2.TimeoutException):
+        return UnreachableError(
+            f"no answer from the Hub at {hub} for {target.url} within the {timeouts().describe()}: "
+            "check the network or HF_ENDPOINT, or set HF_HUB_OFFLINE=1 to use cached files"
+        )
     if isinstance(exc, (httpx2.TransportError, RevisionResolutionError, LocalEntryNotFoundError)):
         return UnreachableError(
-            f"cannot reach the Hub at {constants.ENDPOINT} ({type(exc).__name__}): check the "
+            f"cannot reach the Hub at {hub} for {target.url} ({type(exc).__name__}): check the "
             "network or HF_ENDPOINT, or set HF_HUB_OFFLINE=1 to use cached files"
         )
     if isinstance(exc, ConnectionError):  # how hf_xet reports a failed Xet upload
@@ -72,15 +88,15 @@ def translate(exc: BaseException, target: Target, path: str = "") -> HayakoeErro
         problems = " ".join(line.lstrip("- ") for line in str(exc).splitlines()[1:])
         return HayakoeError(f"the Hub refused README.md's metadata block ({problems}): fix its front matter")
     if isinstance(exc, RevisionNotFoundError):
-        return NotFoundError(
+        return SourceNotFoundError(
             f"revision {target.revision!r} not found in {repo}: fix the @revision in the URL"
         )
     if isinstance(exc, GatedRepoError):
         return HayakoeError(f"{repo} is gated: request access on the Hub, then {TOKEN_HINT}")
     if isinstance(exc, RepositoryNotFoundError):
         if _token(target) is None:
-            return NotFoundError(f"{repo} not found or private: {TOKEN_HINT}")
-        return NotFoundError(f"{repo} not found (or not visible to the token in HF_TOKEN)")
+            return SourceNotFoundError(f"{repo} not found or private: {TOKEN_HINT}")
+        return SourceNotFoundError(f"{repo} not found (or not visible to the token in HF_TOKEN)")
     if isinstance(exc, EntryNotFoundError):
         return NotFoundError(f"nothing at {where}")
     if isinstance(exc, HfHubHTTPError):
@@ -108,13 +124,13 @@ def _http_error(exc: HfHubHTTPError, target: Target) -> HayakoeError:
 
 @contextmanager
 def hub_errors(target: Target, path: str = "") -> Iterator[None]:
-    """Re-raise Hub failures inside the block as their :func:`translate` d HayakoeError."""
+    """Re-raise Hub failures inside the block as their :func:`translate` d HayakoeError, with
+    every secret (the caller's token, ``HF_TOKEN``, endpoint user-info) scrubbed from the chain."""
     try:
         yield
-    except HayakoeError:
-        raise
     except Exception as exc:
-        mapped = translate(exc, target, path)
+        scrub(exc, [target.credential])
+        mapped = None if isinstance(exc, HayakoeError) else translate(exc, target, path)
         if mapped is None:
             raise
-        raise mapped from exc
+        raise scrub(mapped, [target.credential]) from exc

@@ -14,7 +14,10 @@ serves fetches from the client's cache.
   :mod:`hayakoe_dest_hf.publish`.
 * Fetch resolves the revision to a commit, lists the prefix (every path checked with
   ``safe_relpath``), then ``snapshot_download`` s only that prefix into ``cache_dir``, which
-  downloads atomically and skips files already cached.
+  downloads atomically and skips files already cached. ``.incomplete`` files a killed download
+  left there are removed first (the caller holds the folder's lock).
+* Every call goes through :func:`hayakoe_dest_hf.session.hub_call`: bounded waits, no client
+  chatter, one-line errors.
 """
 
 from __future__ import annotations
@@ -47,12 +50,11 @@ from hayakoe_core.paths import safe_relpath, speaker_prefix
 from hayakoe_core.progress import Progress
 from hayakoe_core.types import Target
 from hayakoe_dest_hf.commits import commit_tree, listing
-from hayakoe_dest_hf.errors import hub_errors, is_missing
+from hayakoe_dest_hf.errors import is_missing
 from hayakoe_dest_hf.progress import ByteCounter, download_tqdm
+from hayakoe_dest_hf.session import hub_call
 
 _COMMIT_SHA = re.compile(r"^[0-9a-f]{40}$")
-
-
 def _api(target: Target) -> HfApi:
     """A client for ``target``: the caller's credential (``TTS(hf_token=...)``) when it gave one,
     else the client's own token resolution."""
@@ -76,7 +78,7 @@ def upload(target: Target, local_dir: Path, prefix: str, progress: Progress) -> 
     revision = branch_to_write(target)
     files = local_files(local_dir)
     api, repo = _api(target), target.location
-    with hub_errors(target):
+    with hub_call(target):
         api.create_repo(repo, private=True, exist_ok=True)
         if revision != DEFAULT_REVISION:
             api.create_branch(repo, branch=revision, exist_ok=True)
@@ -100,7 +102,9 @@ def fetch(target: Target, prefix: str, cache_dir: Path, progress: Progress) -> P
     """Download ``<target>/<prefix>/`` (only that) into the client cache under ``cache_dir``."""
     path = target.join(safe_relpath(prefix))
     api, repo = _api(target), target.location
-    with hub_errors(target, path):
+    for leftover in cache_dir.rglob("*.incomplete") if cache_dir.is_dir() else ():
+        leftover.unlink(missing_ok=True)
+    with hub_call(target, path):
         revision = api.resolve_revision(repo, revision=_revision(target), cache_dir=cache_dir)
         try:
             sizes = _listing(api, repo, revision.resolved, path)
@@ -142,14 +146,20 @@ def _listing(api: HfApi, repo: str, commit: str, path: str) -> dict[str, int]:
 
 
 def list_speakers(target: Target) -> dict[str, list[str]]:
-    """Speakers at the target's revision; ``{}`` for a missing repo or revision."""
-    with hub_errors(target):
+    """Speakers at the target's revision; ``{}`` for a missing repo or revision.
+
+    The revision is resolved first, in one request without retries, so an unreachable Hub fails
+    at once instead of in the listing's retry loop.
+    """
+    api = _api(target)
+    with hub_call(target):
         try:
-            paths = _api(target).list_repo_files(target.location, revision=_revision(target))
+            commit = api.repo_info(target.location, revision=_revision(target)).sha
         except Exception as exc:
             if is_missing(exc):
                 return {}
             raise
+        paths = api.list_repo_files(target.location, revision=commit)
     return speakers_from_paths(paths)
 
 
@@ -159,7 +169,7 @@ def read_file(target: Target, path: str) -> bytes | None:
     # Built here rather than by hf_hub_url, whose template is fixed when the client is imported.
     revision = quote(_revision(target), safe="")
     url = f"{constants.ENDPOINT}/{target.location}/resolve/{revision}/{quote(remote)}"
-    with hub_errors(target, remote):
+    with hub_call(target, remote):
         headers = build_hf_headers(token=target.credential)
         response = get_session().get(url, headers=headers, follow_redirects=True)
         try:
@@ -175,7 +185,7 @@ def delete_speaker(target: Target, repo_folder: str, name: str) -> bool:
     """One commit deleting ``<repo_folder>/speakers/<name>/``; False if it is not there."""
     folder = target.join(speaker_prefix(repo_folder, name))
     api, repo, revision = _api(target), target.location, _revision(target)
-    with hub_errors(target, folder):
+    with hub_call(target, folder):
         try:
             head = api.repo_info(repo, revision=revision).sha
         except Exception as exc:

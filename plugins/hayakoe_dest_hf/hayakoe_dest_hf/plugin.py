@@ -15,15 +15,18 @@ the environment before starting.
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 from pathlib import Path
 
+from hayakoe_core.errors import redact
 from hayakoe_core.hf_url import SCHEME, parse_hf_url
 from hayakoe_core.hookspecs import hookimpl
 from hayakoe_core.progress import Progress
 from hayakoe_core.types import DestinationInfo, DestinationState, Setting, Staging, Target
 
 NAME = "hf"
+_DEFAULT_ENDPOINT = "https://huggingface.co"
 
 
 @hookimpl
@@ -47,8 +50,18 @@ def hayakoe_parse_url(url: str) -> Target | None:
     if parsed is None:
         return None
     return Target(
-        plugin=NAME, scheme=SCHEME, url=parsed.url, location=parsed.repo, revision=parsed.revision
+        plugin=NAME,
+        scheme=SCHEME,
+        url=parsed.url,
+        location=parsed.repo,
+        revision=parsed.revision,
+        endpoint=endpoint(),
     )
+
+
+def endpoint() -> str:
+    """The Hub the client talks to (``HF_ENDPOINT``, read as the client reads it), without user-info."""
+    return redact(os.environ.get("HF_ENDPOINT", "").rstrip("/") or _DEFAULT_ENDPOINT)
 
 
 # --- reading and writing ------------------------------------------------------------------------

@@ -46,7 +46,8 @@ from hayakoe_core.progress import Progress
 from hayakoe_core.types import DestinationState, Staging, Target, staging_created
 from hayakoe_dest_hf import hub
 from hayakoe_dest_hf.commits import commit_tree, listing, stale_files
-from hayakoe_dest_hf.errors import hub_errors, is_missing
+from hayakoe_dest_hf.errors import is_missing
+from hayakoe_dest_hf.session import hub_call
 
 STAGING_PREFIX = "hayakoe-staging-"
 PROMOTE_PREFIX = "hayakoe-promote-"
@@ -79,7 +80,7 @@ def _info(api: HfApi, repo: str, revision: str) -> tuple[str | None, Destination
 
 def read_state(target: Target) -> DestinationState:
     """The target's state now: one ``repo_info`` request."""
-    with hub_errors(target):
+    with hub_call(target):
         return _info(hub._api(target), target.location, hub._revision(target))[1]
 
 
@@ -96,7 +97,7 @@ def stage(target: Target, local_dir: Path, staging_id: str, progress: Progress) 
     revision, repo = hub.branch_to_write(target), target.location
     branch, api = staging_branch(staging_id), hub._api(target)
     files = local_files(local_dir)
-    with hub_errors(target):
+    with hub_call(target):
         head, base = _info(api, repo, revision)
         if head is None:
             api.create_repo(repo, private=True, exist_ok=True)
@@ -153,7 +154,7 @@ def _extend(record: dict[str, Any], paths: list[str]) -> dict[str, Any]:
 
 def discard(target: Target, staging: Staging) -> None:
     """Delete the staging branch (fine if it is gone)."""
-    with hub_errors(target):
+    with hub_call(target):
         _delete_branch(hub._api(target), target.location, staging_branch(staging.id))
 
 
@@ -172,7 +173,7 @@ def promote(
     target: Target, staging: Staging, expected: DestinationState, progress: Progress
 ) -> DestinationState:
     revision, repo, api = hub.branch_to_write(target), target.location, hub._api(target)
-    with hub_errors(target):
+    with hub_call(target):
         source = _head(api, repo, staging_branch(staging.id))
         record = _read_record(target, source) if source else None
         if record is None:
@@ -251,7 +252,7 @@ def cleanup(target: Target, older_than: timedelta, dry_run: bool) -> list[str]:
     api, repo = hub._api(target), target.location
     cutoff = datetime.now(UTC) - older_than
     found = []
-    with hub_errors(target):
+    with hub_call(target):
         try:
             refs = api.list_repo_refs(repo)
         except Exception as exc:

@@ -7,6 +7,7 @@ import re
 from hayakoe_core.errors import UrlError
 from hayakoe_core.paths import safe_relpath
 from hayakoe_core.types import Target
+from hayakoe_dest_s3.client import endpoint_shown
 
 NAME = "s3"
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
@@ -26,6 +27,9 @@ def parse(url: str) -> Target | None:
 
 
 def target_for(bucket: str, prefix: str) -> Target:
-    """The target for ``prefix`` (already checked safe) in ``bucket``, with its canonical URL."""
+    """The target for ``prefix`` (already checked safe) in ``bucket``, with its canonical URL and
+    the endpoint the environment names now (part of the source's identity)."""
     url = f"s3://{bucket}" + (f"/{prefix}" if prefix else "")
-    return Target(plugin=NAME, scheme="s3", url=url, location=bucket, prefix=prefix)
+    return Target(
+        plugin=NAME, scheme="s3", url=url, location=bucket, prefix=prefix, endpoint=endpoint_shown()
+    )

@@ -1,0 +1,69 @@
+"""Every call this plugin makes to the Hub goes through :func:`hub_call`.
+
+Bounded waits: the client's shared HTTP session gets hayakoe's connect and read timeouts
+(:mod:`hayakoe_core.network`; its default has none) before every operation; file bodies are
+read with the client's own ``HF_HUB_DOWNLOAD_TIMEOUT``. The client's retry and fallback
+warnings are kept off stderr during these calls: the outcome is reported as one error, or not
+at all when the cache serves.
+
+Ctrl-C: a download hears of it at its next progress report, which the client makes once per
+read chunk; the client's 10 MiB chunks are made 256 KiB (:data:`_CHUNK`), so a download stops
+within a fraction of a second even on a slow link, not after the next 10 MB.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx2
+from huggingface_hub import constants
+from huggingface_hub.utils import get_session
+
+from hayakoe_core.network import timeouts
+from hayakoe_core.types import Target
+from hayakoe_dest_hf.errors import hub_errors
+
+_quiet = threading.local()
+
+
+class _QuietInOurCalls(logging.Filter):
+    """Drops the client's warnings (retries, cache fallbacks) raised by a thread inside :func:`hub_call`."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.ERROR or not getattr(_quiet, "active", False)
+
+
+_QUIET = _QuietInOurCalls()
+_CHUNK = 256 * 1024
+if constants.DOWNLOAD_CHUNK_SIZE == 10 * 1024 * 1024:  # the client's default, not someone's choice
+    constants.DOWNLOAD_CHUNK_SIZE = _CHUNK
+# The client warns from its worker threads before a download that will not fit; the download
+# then fails with ENOSPC, which the runtime reports as one line. The warning would only repeat it.
+warnings.filterwarnings("ignore", "Not enough free disk space", UserWarning, r"huggingface_hub\.")
+
+
+def _quieten_client_loggers() -> None:
+    """Put the filter on every logger of the client (filters do not apply to children's records)."""
+    for name in list(logging.root.manager.loggerDict):
+        if name.split(".")[0] == "huggingface_hub":
+            logger = logging.getLogger(name)
+            if _QUIET not in logger.filters:
+                logger.addFilter(_QUIET)
+
+
+@contextmanager
+def hub_call(target: Target, path: str = "") -> Iterator[None]:
+    """Around every operation: bounded waits, no client chatter, failures as one-line errors."""
+    _quieten_client_loggers()
+    limits = timeouts()
+    get_session().timeout = httpx2.Timeout(limits.read, connect=limits.connect)
+    _quiet.active = True
+    try:
+        with hub_errors(target, path):
+            yield
+    finally:
+        _quiet.active = False
