@@ -1,23 +1,29 @@
 """The ``hayakoe`` command line.
 
 Errors a user can cause (:class:`HayakoeError`) are printed as one line with a non-zero exit and no
-traceback; anything else is a bug and keeps its traceback. Plugins add no subcommands: publishing
-is one ``hayakoe publish --to URL`` whose URL scheme picks the destination plugin.
+traceback; anything else is a bug and keeps its traceback. No secret is printed either way: the
+line is redacted, and so is every exception chained to a bug's traceback. Plugins add no
+subcommands: publishing is one ``hayakoe publish --to URL`` whose URL scheme picks the destination
+plugin.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
+import tempfile
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import click
 
 from hayakoe_core import __version__
-from hayakoe_core.errors import HayakoeError
-from hayakoe_core.registry import get_registry
+from hayakoe_core.errors import HayakoeError, NotFoundError, redact, scrub
+from hayakoe_core.layout import is_repo_root
+from hayakoe_core.registry import Store, get_registry
 
 
 class _Group(click.Group):
@@ -25,10 +31,14 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except HayakoeError as exc:
-            raise click.ClickException(str(exc)) from None
+            line = redact(str(exc)).strip().splitlines()
+            raise click.ClickException(line[0] if line else type(exc).__name__) from None
+        except Exception as exc:
+            scrub(exc)
+            raise
 
 
-@click.group(cls=_Group)
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="hayakoe")
 def cli() -> None:
     """Publish Style-Bert-VITS2 JP-Extra speakers and load them back anywhere."""
@@ -44,32 +54,30 @@ def plugins(as_json: bool) -> None:
         click.echo(json.dumps({"plugins": records, "conflicts": registry.conflicts}, indent=2))
         return
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table(title="hayakoe plugins")
     for column in ("name", "kind", "provides", "distribution", "version", "extra", "status"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for r in records:
         provides = (
             ", ".join(f"{s}://" for s in r["schemes"])
             if r["schemes"]
             else (f"backend {r['backend']} ({r['repo_folder']}/)" if r["backend"] else "")
         )
-        status = f"[red]error: {r['error']}[/red]" if r["error"] else "[green]ok[/green]"
+        status = f"[red]error: {escape(r['error'])}[/red]" if r["error"] else "[green]ok[/green]"
         extra = f"hayakoe[{r['extra']}]" if r["extra"] else ""
         table.add_row(
-            r["name"],
-            r["kind"] or "?",
-            provides,
-            r["distribution"] or "",
-            r["version"] or "",
-            extra,
+            *(escape(cell) for cell in (r["name"], r["kind"] or "?", provides)),
+            *(escape(cell) for cell in (r["distribution"] or "", r["version"] or "", extra)),
             status,
         )
-    console = Console()
+    # Not a terminal (a pipe, a file, CI): as wide as the table needs, nothing cut at 80 columns.
+    console = Console() if sys.stdout.isatty() else Console(width=10_000)
     console.print(table)
     for conflict in registry.conflicts:
-        console.print(f"[red]conflict:[/red] {conflict}")
+        console.print(f"[red]conflict:[/red] {escape(conflict)}")
 
 
 @cli.command("list")
@@ -80,6 +88,7 @@ def list_speakers(url: str) -> None:
     store = registry.open(url)
     speakers = store.list_speakers()
     if not speakers:
+        _explain_empty(store)
         click.echo(f"no speakers at {store.url}")
         return
     folders = {b.repo_folder: b.name for b in registry.backends() if b.files_from is None}
@@ -102,7 +111,7 @@ def _installed_backend(ctx: click.Context, param: click.Parameter, name: str | N
 @click.argument("text")
 @click.option("--source", required=True, help="Where the speaker is published (hf://…, s3://…, a folder).")
 @click.option("--speaker", "name", required=True, help="Speaker name at the source.")
-@click.option("-o", "--out", "out", default="out.wav", show_default=True, type=click.Path(dir_okay=False))
+@click.option("-o", "--out", "out", default="out.wav", show_default=True, help="A .wav file to write.")
 @click.option("--device", default="cpu", show_default=True, help="cpu or cuda.")
 @click.option(
     "--backend", callback=_installed_backend, help="Force an installed backend (see `hayakoe plugins`)."
@@ -128,6 +137,7 @@ def say(
     """Load a speaker from SOURCE and synthesise TEXT to a 16-bit WAV file."""
     from hayakoe_core.tts import TTS
 
+    _writable_wav(out)
     tts = TTS(device, cache_dir=cache_dir, bert_source=bert_source, backend=backend, offline=offline)
     speaker = tts.load(name, source=source).prepare().speakers[name]
     audio = speaker.generate(text, style=style, speed=speed)
@@ -268,6 +278,56 @@ def cleanup(url: str, older_than: timedelta, dry_run: bool, force_unlock: bool) 
             click.echo("--dry-run: the lock was left alone")
         else:
             click.echo(f"unlocked: {store.unlock() or 'nothing was held'}")
+
+
+def _explain_empty(store: Store) -> None:
+    """Raise a clear error when an empty listing of a local folder is really a wrong path."""
+    if store.target.scheme != "file":
+        return
+    folder = Path(store.target.location)
+    if not folder.exists():
+        raise NotFoundError(f"{folder} does not exist")
+    if not folder.is_dir():
+        raise NotFoundError(f"{folder} is not a folder")
+    if not any(folder.iterdir()):
+        return  # an empty folder is an empty destination
+    nearby = _repo_near(folder)
+    where = f"; a repo was found at {nearby}: hayakoe list {nearby}" if nearby else ""
+    raise NotFoundError(f"{folder} holds no repo layout (<backend>/speakers/<name>/){where}")
+
+
+def _repo_near(folder: Path, up: int = 3, down: int = 2) -> Path | None:
+    """A repo root among ``folder``'s ancestors (``up`` levels) or descendants (``down`` levels)."""
+    for ancestor in list(folder.parents)[:up]:
+        if is_repo_root(ancestor):
+            return ancestor
+    level = [folder]
+    for _ in range(down):
+        level = sorted(c for f in level for c in f.iterdir() if c.is_dir() and not c.name.startswith("."))
+        found = next((c for c in level if is_repo_root(c)), None)
+        if found is not None:
+            return found
+    return None
+
+
+def _writable_wav(out: str) -> Path:
+    """``out`` checked before any work: a ``.wav`` path in a folder this process can write to."""
+    path = Path(out).expanduser()
+    if path.is_dir():
+        raise HayakoeError(f"-o {out} is a folder; give a file path ending in .wav")
+    if path.suffix.lower() != ".wav":
+        raise HayakoeError(f"-o {out}: hayakoe say writes 16-bit WAV; give a path ending in .wav")
+    existing = next(p for p in (path.absolute(), *path.absolute().parents) if p.exists())
+    if existing != path.absolute() and not existing.is_dir():
+        raise HayakoeError(f"-o {out}: {existing} is a file, not a folder")
+    probe = existing if existing.is_dir() else existing.parent
+    try:
+        tempfile.TemporaryFile(dir=probe).close()
+    except OSError as exc:
+        raise HayakoeError(f"-o {out}: cannot write in {probe} ({exc.strerror})") from None
+    if path.exists() and not os.access(path, os.W_OK):
+        raise HayakoeError(f"-o {out}: the file exists and cannot be overwritten")
+    return path
 
 
 def main() -> None:

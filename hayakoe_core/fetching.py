@@ -268,7 +268,8 @@ class Fetcher:
         """Hold the source's lock; remove leftovers of killed downloads; explain a cache that
         cannot be written."""
         try:
-            source.meta.mkdir(parents=True, exist_ok=True)
+            if not source.meta.is_dir():
+                source.meta.mkdir(parents=True)
             with _locked(source.meta / "lock"):
                 remove_leftovers(source.folder)
                 yield
@@ -360,13 +361,23 @@ def _sha(data: bytes) -> str:
 
 @contextmanager
 def _locked(path: Path) -> Iterator[None]:
-    """An exclusive ``flock`` on ``path`` (across threads and processes; released if we die)."""
+    """An exclusive ``flock`` on ``path`` (across threads and processes; released if we die).
+
+    In a read-only cache an existing lock file is opened for reading (``flock`` needs no write
+    access), so a fetch that changes nothing still runs there.
+    """
     try:
         import fcntl
     except ImportError:  # not POSIX: no cross-process lock
         yield
         return
-    with path.open("a") as handle:
+    try:
+        handle = path.open("a")
+    except OSError as exc:
+        if exc.errno not in _NOT_WRITABLE or not path.exists():
+            raise
+        handle = path.open("r")
+    with handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield

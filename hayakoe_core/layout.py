@@ -63,6 +63,14 @@ def speaker_dirs(relpaths: Iterable[str]) -> list[str]:
     return sorted(dirs)
 
 
+def is_repo_root(folder: Path) -> bool:
+    """Whether the local ``folder`` holds the repo layout (some ``<folder>/<x>/speakers/<name>/``)."""
+    try:
+        return any(s.is_dir() and not s.name.startswith(".") for s in folder.glob("*/speakers/*"))
+    except OSError:
+        return False
+
+
 def speaker_of(prefix: str) -> tuple[str, str] | None:
     """``(repo folder, name)`` when ``prefix`` is a speaker folder (``onnx/speakers/a``), else ``None``."""
     parts = prefix.strip("/").split("/")

@@ -24,6 +24,7 @@ from hayakoe_core.paths import safe_relpath
 
 FORMAT = "hayakoe-speaker"
 VERSION = 1
+MAX_MANIFEST_BYTES = 1 << 20  # a manifest lists a handful of files: a few KiB
 _CHUNK = 1 << 20
 
 
@@ -75,6 +76,8 @@ class Manifest:
     @classmethod
     def parse(cls, text: str | bytes, where: str = MANIFEST) -> Manifest:
         """Parse manifest text; :class:`ConfigError` naming ``where`` if it is not a valid v1."""
+        if len(text) > MAX_MANIFEST_BYTES:
+            raise ConfigError(f"{where}: {len(text)} bytes is too large for a speaker manifest")
         try:
             doc = json.loads(text)
             if doc.get("format") != FORMAT:
@@ -107,6 +110,8 @@ class Manifest:
             raise
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise ConfigError(f"{where}: not a valid speaker manifest ({exc})") from None
+        except RecursionError:
+            raise ConfigError(f"{where}: not a valid speaker manifest (nested too deeply)") from None
 
     @classmethod
     def read(cls, folder: Path) -> Manifest | None:

@@ -14,6 +14,8 @@ Choices, for speed on small CPUs:
   session's build time (full-size synthesizer: ~0.85 s from the exported graph, ~0.47 s from the
   optimised copy, same outputs). Optimised graphs depend on the ORT version and the CPU, so a
   cached copy is used only while its key (source file identity, ORT version, CPU) still matches.
+  It only saves time, so a cache that cannot be written (read-only, disk full) is skipped: the
+  session is built from the graph itself and no partial copy is left behind.
 """
 
 from __future__ import annotations
@@ -76,14 +78,46 @@ def cpu_session(path: str | Path, threads: int | None = None, optimized_cache: P
     key = _cache_key(path)
     if cached.is_file() and _read(_key_file(cached)) == key:
         return _session(cached, session_options(threads))
-    cached.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        _remove_dead_partials(cached)
+    except OSError:  # a cache we cannot write: build from the graph
+        return _session(path, session_options(threads))
     partial = cached.with_name(f".{cached.name}.{os.getpid()}.partial")
     opts = session_options(threads)
     opts.optimized_model_filepath = str(partial)
-    session = _session(path, opts)
-    os.replace(partial, cached)  # the graph first, then its key: a key never names an older graph
-    write_text(_key_file(cached), key)
+    try:
+        session = _session(path, opts)
+    except Exception:
+        partial.unlink(missing_ok=True)
+        # ORT also fails when it cannot write the optimised copy ("Protobuf serialization failed"
+        # on a full disk): without the copy, a good graph loads; a bad one fails again, for real.
+        return _session(path, session_options(threads))
+    try:
+        os.replace(partial, cached)  # the graph first, then its key: a key never names an older graph
+        write_text(_key_file(cached), key)
+    except OSError:
+        for leftover in (partial, cached, _key_file(cached)):
+            leftover.unlink(missing_ok=True)
     return session
+
+
+def _remove_dead_partials(cached: Path) -> None:
+    """Remove partial copies of ``cached`` whose writing process no longer runs."""
+    for partial in cached.parent.glob(f".{cached.name}.*.partial"):
+        pid = partial.name.removeprefix(f".{cached.name}.").removesuffix(".partial")
+        if pid.isdigit() and not _alive(int(pid)):
+            partial.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _session(path: Path, opts: Any) -> Any:

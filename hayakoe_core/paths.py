@@ -11,6 +11,7 @@ import re
 from hayakoe_core.errors import HayakoeError, UnsafePathError
 
 SPEAKER_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+MAX_SEGMENT_BYTES = 255  # the longest file or folder name common file systems (and S3 tools) allow
 
 
 def safe_relpath(path: str, *, allow_empty: bool = False) -> str:
@@ -33,6 +34,11 @@ def safe_relpath(path: str, *, allow_empty: bool = False) -> str:
 
 def safe_name(name: str) -> str:
     """A speaker name as loading accepts it: one safe path segment (any name upstream allows)."""
+    if len(name.encode()) > MAX_SEGMENT_BYTES:
+        raise HayakoeError(
+            f"refusing speaker name {name[:24]!r}… ({len(name)} characters): no folder name can be "
+            f"longer than {MAX_SEGMENT_BYTES} bytes, so no store holds such a speaker"
+        )
     clean = safe_relpath(name)
     if "/" in clean or clean != name:
         raise UnsafePathError(f"refusing speaker name {name!r}: it must be a single path segment")

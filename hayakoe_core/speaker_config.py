@@ -13,6 +13,10 @@ from typing import Any
 
 from hayakoe_core.errors import ConfigError
 
+# Upstream configs are a few KiB (a few hundred speakers in spk2id stay far below this); anything
+# larger is not a speaker config and is refused before it is read into memory.
+MAX_CONFIG_BYTES = 1 << 20
+
 
 @dataclass(frozen=True)
 class ModelParams:
@@ -75,11 +79,19 @@ class SpeakerConfig:
         """Read and validate ``path``; raises :class:`ConfigError` with the file named."""
         path = Path(path)
         try:
+            size = path.stat().st_size
+            if size > MAX_CONFIG_BYTES:
+                raise ConfigError(
+                    f"{path}: {size} bytes is too large for a speaker config.json "
+                    f"(at most {MAX_CONFIG_BYTES}); is it the right file?"
+                )
             raw = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise ConfigError(f"{path}: config.json not found") from None
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise ConfigError(f"{path}: not valid JSON ({exc})") from None
+        except RecursionError:
+            raise ConfigError(f"{path}: not a speaker config (nested too deeply to read)") from None
         try:
             return cls.from_dict(raw)
         except ConfigError as exc:

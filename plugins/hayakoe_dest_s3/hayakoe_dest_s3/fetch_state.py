@@ -27,6 +27,7 @@ class FetchState:
         self.path = path
         self._entries = entries
         self._lock = threading.Lock()
+        self._changed = False
 
     @classmethod
     def load(cls, cache_dir: Path, prefix: str) -> FetchState:
@@ -59,6 +60,7 @@ class FetchState:
         mtime_ns = (folder / remote.relpath).stat().st_mtime_ns
         entry = {"etag": remote.etag, "size": remote.size, "mtime_ns": mtime_ns}
         with self._lock:
+            self._changed |= self._entries.get(remote.relpath) != entry
             self._entries[remote.relpath] = entry
 
     def drop_missing(self, folder: Path, remote: list[RemoteFile]) -> None:
@@ -67,9 +69,13 @@ class FetchState:
         for relpath in [r for r in self._entries if r not in listed]:
             (folder / relpath).unlink(missing_ok=True)
             del self._entries[relpath]
+            self._changed = True
 
     def save(self) -> None:
-        """Write the state atomically (temporary file, then rename)."""
+        """Write the state atomically (temporary file, then rename), if it changed: a fetch that
+        downloads nothing writes nothing (a warm read-only cache works)."""
         with self._lock:
+            if not self._changed:
+                return
             text = json.dumps({"version": _VERSION, "files": self._entries}, sort_keys=True)
         write_text(self.path, text)
