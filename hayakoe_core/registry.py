@@ -26,6 +26,7 @@ import pluggy
 
 from hayakoe_core import hf_url, hookspecs
 from hayakoe_core.errors import PluginError, UrlError, scrub
+from hayakoe_core.install_hint import install_command
 from hayakoe_core.layout import README
 from hayakoe_core.paths import safe_name, safe_relpath, speaker_prefix
 from hayakoe_core.progress import NullProgress, Progress
@@ -34,10 +35,14 @@ from hayakoe_core.types import BackendInfo, DestinationInfo, DestinationState, S
 ENTRY_POINT_GROUP = "hayakoe"
 DISABLE_ENV = "HAYAKOE_DISABLE_PLUGINS"
 
-# What the root distribution's extras install, so a missing built-in is a clear instruction.
-# This is knowledge of our own packaging, not an import of any plugin.
-_DESTINATION_EXTRAS = {"hf": "hf", "s3": "s3", "file": None}
-_BACKEND_EXTRAS = {"onnx": "cpu", "torch": "gpu", "openvino": "openvino"}
+# The distributions of the built-in plugins, so a missing one is a clear instruction. This is
+# knowledge of our own packaging, not an import of any plugin.
+_DESTINATION_DISTRIBUTIONS = {"hf": "hayakoe-dest-hf", "s3": "hayakoe-dest-s3", "file": "hayakoe-dest-local"}
+_BACKEND_DISTRIBUTIONS = {
+    "onnx": "hayakoe-backend-onnx",
+    "torch": "hayakoe-backend-torch",
+    "openvino": "hayakoe-backend-openvino",
+}
 
 
 class Capability(Enum):
@@ -219,10 +224,9 @@ class Registry:
         record = self._claimant("backend", name)
         if record is not None:
             return record
-        if name in _BACKEND_EXTRAS:
-            raise PluginError(
-                f"the {name} backend is not installed: pip install 'hayakoe[{_BACKEND_EXTRAS[name]}]'"
-            )
+        if name in _BACKEND_DISTRIBUTIONS:
+            how = install_command(_BACKEND_DISTRIBUTIONS[name])
+            raise PluginError(f"the {name} backend is not installed: {how}")
         known = ", ".join(sorted(self._usable("backend"))) or "none"
         raise PluginError(f"unknown backend {name!r} (installed backends: {known})")
 
@@ -240,9 +244,8 @@ class Registry:
         scheme = _guess_scheme(url)
         if scheme is not None:
             self._claimant("scheme", scheme)
-            if scheme in _DESTINATION_EXTRAS and scheme not in self.schemes():
-                extra = _DESTINATION_EXTRAS[scheme]
-                how = f"pip install 'hayakoe[{extra}]'" if extra else "reinstall hayakoe"
+            if scheme in _DESTINATION_DISTRIBUTIONS and scheme not in self.schemes():
+                how = install_command(_DESTINATION_DISTRIBUTIONS[scheme])
                 raise PluginError(f"{scheme}:// needs the {_LABELS[scheme]} destination: {how}")
         accepted = ", ".join(f"{s}://" for s in self.schemes()) or "none installed"
         raise UrlError(

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from hayakoe_core.errors import PluginError
 from hayakoe_core.hookspecs import hookimpl
+from hayakoe_core.install_hint import install_command
 from hayakoe_core.progress import Progress
 from hayakoe_core.synthesis import SpeakerModel
 from hayakoe_core.types import BackendInfo
@@ -39,9 +40,8 @@ def hayakoe_load_runtime(speaker_dir: Path, device: str, cache_dir: Path | None)
 
 
 def _missing_export_extra(exc: ImportError) -> PluginError:
-    return PluginError(
-        f"exporting ONNX needs torch and onnx ({exc.name} is missing): pip install 'hayakoe[publish]'"
-    )
+    how = install_command("hayakoe-backend-onnx[export]")
+    return PluginError(f"exporting ONNX needs torch and onnx ({exc.name} is missing): {how}")
 
 
 @hookimpl
