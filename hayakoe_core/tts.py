@@ -18,7 +18,13 @@ from pathlib import Path
 
 from hayakoe_core.bert.extractor import BertFeatureExtractor
 from hayakoe_core.bert.source import fetch_bert_root
-from hayakoe_core.errors import HayakoeError, NotFoundError, SourceNotFoundError
+from hayakoe_core.errors import (
+    CacheError,
+    HayakoeError,
+    NotFoundError,
+    SourceNotFoundError,
+    UnreachableError,
+)
 from hayakoe_core.fetching import Fetcher, cache_root
 from hayakoe_core.paths import safe_name, speaker_prefix
 from hayakoe_core.progress import NullProgress, Progress, RichProgress
@@ -180,10 +186,25 @@ class TTS:
         for store, required in self._bert_candidates():
             try:
                 return fetch_bert_root(fetcher, store, with_fp32=with_fp32)
-            except NotFoundError:
+            except NotFoundError as exc:
                 if required:
-                    raise
+                    raise self._bert_error(exc, store, required) from exc
+            except (UnreachableError, CacheError) as exc:
+                raise self._bert_error(exc, store, required) from exc
         raise AssertionError("the last BERT candidate is always required")
+
+    def _bert_error(self, exc: HayakoeError, store: Store, required: bool) -> HayakoeError:
+        """``exc`` (same type) saying that it was the shared BERT being fetched, and from where."""
+        if self.bert_source:
+            why = f"the shared BERT was being fetched from {store.url} (bert_source)"
+        elif not required:
+            why = f"the shared BERT was being fetched from {store.url}, a speaker's source"
+        else:
+            why = (
+                f"the shared BERT was being fetched from {store.url}, as the speakers' sources hold "
+                f"none; pass bert_source= (--bert-source, {BERT_SOURCE_ENV}) to fetch it from elsewhere"
+            )
+        return type(exc)(f"{why}: {exc}")
 
     def _load_bert(self, fetcher: Fetcher) -> BertFeatures:
         root = self._bert_root(fetcher, with_fp32=self.device.startswith("cuda"))

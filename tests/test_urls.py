@@ -73,13 +73,13 @@ def test_invalid_forms(url, error, fragment):
 
 
 @pytest.mark.parametrize(
-    ("url", "extra"),
-    [("s3://bucket/x", "s3"), ("hf://org/repo", "hf"), ("org/repo", "hf"),
-     ("https://huggingface.co/org/repo", "hf")],
+    ("url", "package"),
+    [("s3://bucket/x", "hayakoe_dest_s3"), ("hf://org/repo", "hayakoe_dest_hf"),
+     ("org/repo", "hayakoe_dest_hf"), ("https://huggingface.co/org/repo", "hayakoe_dest_hf")],
 )
-def test_uninstalled_scheme_names_the_extra(url, extra, monkeypatch):
+def test_uninstalled_scheme_names_this_projects_plugin(url, package, monkeypatch):
     monkeypatch.setenv("HAYAKOE_DISABLE_PLUGINS", "hf,s3")
     registry = Registry()
     registry.load_entry_points()
-    with pytest.raises(PluginError, match=rf"pip install 'hayakoe\[{extra}\]'"):
+    with pytest.raises(PluginError, match=rf"-m pip install -e \S*/plugins/{package}$"):
         registry.parse_url(url)

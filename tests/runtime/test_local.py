@@ -143,7 +143,7 @@ def test_missing_plugin_for_source_is_clear(monkeypatch):
     registry = Registry()
     registry.load_entry_points()
     monkeypatch.setattr("hayakoe_core.tts.get_registry", lambda: registry)
-    with pytest.raises(PluginError, match=r"pip install 'hayakoe\[s3\]'"):
+    with pytest.raises(PluginError, match=r"pip install -e \S*/plugins/hayakoe_dest_s3$"):
         TTS("cpu").load("tiny", source="s3://bucket/voices")
 
 
@@ -154,3 +154,18 @@ def test_prepare_keeps_optimised_graphs_for_the_next_load(repo, tmp_path):
     assert list(derived.glob("bert/bert_q8-*.onnx"))
     again = TTS("cpu", cache_dir=tmp_path).load("tiny", source=str(repo)).prepare()
     assert again.speakers["tiny"].generate("はい。", **QUIET).sr == 44100
+
+
+def test_offline_without_a_bert_says_where_the_bert_was_sought(tmp_path):
+    repo = make_repo(tmp_path / "repo", manifest=True, bert=False)
+    with pytest.raises(NotFoundError) as info:
+        TTS("cpu", cache_dir=tmp_path / "cache", offline=True).load("tiny", source=str(repo)).prepare()
+    message = str(info.value)
+    assert "shared BERT was being fetched from hf://lemondouble/hayakoe" in message
+    assert "bert_source=" in message and "HAYAKOE_BERT_SOURCE" in message
+    out = subprocess.run(
+        [sys.executable, "-m", "hayakoe", "say", "はい。", "--source", str(repo), "--speaker", "tiny",
+         "--offline", "--cache-dir", str(tmp_path / "cache"), "-o", str(tmp_path / "o.wav")],
+        capture_output=True, text=True,
+    )
+    assert out.returncode == 1 and "--bert-source" in out.stderr and len(out.stderr.splitlines()) == 1
