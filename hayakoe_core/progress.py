@@ -89,41 +89,44 @@ class RichProgress:
 
 
 class PlainProgress:
-    """Plain lines on a stream (stderr by default) for output that is not a terminal.
+    """Plain lines on a stream (stderr by default) for output that is not a terminal (logs, CI).
 
-    A bar with work to do prints one line when it starts, one at most every ``every`` seconds
-    while it runs, and one when it ends; a bar with nothing to do (``total == 0``: everything
-    was cached) prints nothing.
+    Only long steps speak: a bar prints its first line once it has run ``after`` seconds, then
+    one at most every ``every`` seconds, and a last one when it ends if it printed any. Quick
+    steps (a warm load, a small download) print nothing.
     """
 
-    def __init__(self, stream: IO[str] | None = None, every: float = 5.0) -> None:
+    def __init__(self, stream: IO[str] | None = None, *, after: float = 2.0, every: float = 10.0) -> None:
         self._stream = stream
-        self._every = every
+        self._after, self._every = after, every
 
     @contextmanager
     def bar(self, description: str, total: int | None, unit: str = "bytes") -> Iterator[Bar]:
-        line = _PlainBar(self._stream or sys.stderr, description, total, unit, self._every)
-        if total != 0:
-            line.say("started")
+        line = _PlainBar(self._stream or sys.stderr, description, total, unit, self._after, self._every)
         yield line
-        if total != 0 or line.done:
+        if line.spoke:
             line.say(f"done in {time.monotonic() - line.start:.1f} s")
 
 
 class _PlainBar:
-    def __init__(self, stream: IO[str], description: str, total: int | None, unit: str, every: float):
+    def __init__(
+        self, stream: IO[str], description: str, total: int | None, unit: str, after: float, every: float
+    ) -> None:
         self._stream, self._description, self._total, self._unit = stream, description, total, unit
         self._every, self._lock = every, threading.Lock()
-        self.start = self._last = time.monotonic()
+        self.start = time.monotonic()
+        self._next = self.start + after
         self.done = 0
+        self.spoke = False
 
     def advance(self, amount: int) -> None:
         with self._lock:
             self.done += amount
             now = time.monotonic()
-            if now - self._last < self._every:
+            if now < self._next:
                 return
-            self._last = now
+            self._next = now + self._every
+            self.spoke = True
         self.say("")
 
     def say(self, what: str) -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,7 +26,7 @@ from hayakoe_core.errors import (
 )
 from hayakoe_core.fetching import Fetcher, cache_root
 from hayakoe_core.paths import safe_name, speaker_prefix
-from hayakoe_core.progress import NullProgress, Progress, RichProgress
+from hayakoe_core.progress import default_progress
 from hayakoe_core.registry import Capability, Registry, Store, get_registry
 from hayakoe_core.speaker import Speaker, Speakers
 from hayakoe_core.synthesis import BertFeatures
@@ -149,9 +148,11 @@ class TTS:
         return self._registry.open(target)
 
     def _fetcher(self) -> Fetcher:
-        progress: Progress = RichProgress() if sys.stderr.isatty() else NullProgress()
         return Fetcher(
-            self.cache_dir, offline=self.offline, progress=progress, backends=self._registry.backends()
+            self.cache_dir,
+            offline=self.offline,
+            progress=default_progress(),
+            backends=self._registry.backends(),
         )
 
     def _fetch_speaker(self, fetcher: Fetcher, name: str, store: Store, backend: str | None = None) -> Path:

@@ -1,6 +1,7 @@
 """prepare_files of the ONNX backend: exports through a cache that is reused and never stale."""
 
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -91,3 +92,31 @@ def test_an_interrupted_export_is_redone(cache, tmp_path):
     exported = (folder / "synthesizer.onnx").read_bytes()
     assert exported != b"half-written"
     assert (tmp_path / "b/synthesizer.onnx").read_bytes() == exported
+
+
+class RecordingProgress:
+    """Every bar opened, as ``[description, total, advanced]``."""
+
+    def __init__(self):
+        self.bars = []
+
+    @contextmanager
+    def bar(self, description, total, unit="bytes"):
+        record = [description, total, 0]
+        self.bars.append(record)
+
+        class Bar:
+            def advance(self, amount):
+                record[2] += amount
+
+        yield Bar()
+
+
+def test_a_cached_export_shows_no_bar(cache, tmp_path):
+    prepare(tmp_path / "first")  # exported now or by an earlier test
+    progress = RecordingProgress()
+    get_registry().prepare_files(
+        "onnx", speaker_source=TINY, checkpoint=CHECKPOINT, out_dir=tmp_path / "again",
+        cache_dir=cache / "exports", progress=progress,
+    )
+    assert progress.bars == []

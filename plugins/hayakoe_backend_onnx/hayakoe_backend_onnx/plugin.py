@@ -64,16 +64,13 @@ def hayakoe_prepare_files(
         raise _missing_export_extra(exc) from None
     from hayakoe_backend_onnx.export_cache import cached_export
 
-    with progress.bar(f"export ONNX ({checkpoint.name})", total=3, unit="files") as bar:
-        graphs = cached_export(
-            cache_dir,
-            speaker_source,
-            checkpoint,
-            EXPORTER_VERSION,
-            lambda folder: export_onnx(
-                speaker_source, folder, checkpoint=checkpoint, progress=lambda _msg: bar.advance(1)
-            ),
-        )
+    def export(folder: Path) -> list[Path]:  # a bar only when there is work: none for a cached export
+        with progress.bar(f"export ONNX ({checkpoint.name})", total=3, unit="files") as bar:
+            return export_onnx(
+                speaker_source, folder, checkpoint=checkpoint, progress=lambda _message: bar.advance(1)
+            )
+
+    graphs = cached_export(cache_dir, speaker_source, checkpoint, EXPORTER_VERSION, export)
     out_dir.mkdir(parents=True, exist_ok=True)
     return [
         Path(shutil.copy2(f, out_dir / f.name))

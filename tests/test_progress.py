@@ -1,0 +1,52 @@
+"""Progress: plain lines for long steps without a terminal, and bars that stop workers on Ctrl-C."""
+
+import io
+import os
+import signal
+import threading
+import time
+
+import pytest
+
+from hayakoe_core.errors import Interrupted
+from hayakoe_core.progress import NullProgress, PlainProgress, interruptible
+
+
+def test_plain_lines_for_a_long_step():
+    out = io.StringIO()
+    with PlainProgress(out, after=0, every=0).bar("download s3://b/x", 2_000_000) as bar:
+        bar.advance(500_000)
+        bar.advance(1_500_000)
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "download s3://b/x: 0.5 MB of 2.0 MB (25%)"
+    assert lines[-1].startswith("download s3://b/x: 2.0 MB of 2.0 MB (100%), done in ")
+
+
+def test_a_quick_step_prints_nothing():
+    out = io.StringIO()
+    with PlainProgress(out).bar("download s3://b/x", 10) as bar:
+        bar.advance(10)
+    assert out.getvalue() == ""
+
+
+def test_ctrl_c_reaches_worker_threads_through_their_bars():
+    seen: list[BaseException] = []
+
+    def worker(bar) -> None:
+        try:
+            for _ in range(500):  # bounded: 5 s at most
+                bar.advance(1)
+                time.sleep(0.01)
+        except Interrupted as exc:
+            seen.append(exc)
+
+    progress = interruptible(NullProgress())
+    with pytest.raises(KeyboardInterrupt), progress as wrapped, wrapped.bar("download", 100) as bar:
+        thread = threading.Thread(target=worker, args=(bar,))
+        thread.start()
+        time.sleep(0.05)
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(1)  # the handler raises here, in the main thread
+    thread.join(5)
+    assert not thread.is_alive() and len(seen) == 1
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
