@@ -124,19 +124,6 @@ def test_bad_manifests_are_refused_before_download(s3_env, s3_bucket, tmp_path, 
 # --- the cache's disk --------------------------------------------------------------------------
 
 
-@pytest.fixture
-def s3_source(s3_env, s3_bucket, tmp_path):
-    url = f"s3://{s3_bucket}/voices"
-    publish(make_repo(tmp_path / "repo", manifest=True), url)
-    return url
-
-
-@pytest.fixture
-def hf_source(hub, hub_repo, tmp_path):
-    publish(make_repo(tmp_path / "repo", manifest=True), f"hf://{hub_repo}")
-    return f"hf://{hub_repo}"
-
-
 def leftovers(folder: Path) -> list[Path]:
     return [p for p in folder.rglob("*") if p.name.endswith((".tmp", ".partial", ".incomplete"))]
 

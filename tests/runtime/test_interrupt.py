@@ -15,23 +15,9 @@ import pytest
 
 from hayakoe import TTS
 from tests.support.faultproxy import Fault
-from tests.support.repo import make_repo, publish
 
 TRICKLE = Fault.trickle(16 * 1024, 0.015)
 STOP_WITHIN_S = 5  # the requirement is 1-2 s; the margin is for a busy machine
-
-
-@pytest.fixture
-def s3_source(s3_proxy, s3_bucket, tmp_path):
-    url = f"s3://{s3_bucket}/voices"
-    publish(make_repo(tmp_path / "repo", manifest=True), url)
-    return url
-
-
-@pytest.fixture
-def hf_source(hub_proxy, hub_repo, tmp_path):
-    publish(make_repo(tmp_path / "repo", manifest=True), f"hf://{hub_repo}")
-    return f"hf://{hub_repo}"
 
 
 def downloading(source: str, cache: Path) -> subprocess.Popen:

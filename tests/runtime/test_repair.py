@@ -10,7 +10,6 @@ import pytest
 
 from hayakoe import TTS
 from hayakoe_core.manifest import IntegrityError
-from tests.support.repo import make_repo, publish
 
 FILE = "style_vectors.npy"
 
@@ -40,24 +39,6 @@ DAMAGE = [truncate, delete, flip_keeping_size_and_time]
 
 def load(source: str, cache: Path, **kw) -> Path:
     return TTS("cpu", cache_dir=cache, **kw).load("tiny", source=source).prepare().speakers["tiny"].folder
-
-
-@pytest.fixture
-def repo(tmp_path):
-    return make_repo(tmp_path / "repo", manifest=True)
-
-
-@pytest.fixture
-def s3_source(s3_env, s3_bucket, repo):
-    url = f"s3://{s3_bucket}/voices"
-    publish(repo, url)
-    return url
-
-
-@pytest.fixture
-def hf_source(hub, hub_repo, repo):
-    publish(repo, f"hf://{hub_repo}")
-    return f"hf://{hub_repo}"
 
 
 @pytest.mark.parametrize("damage", DAMAGE)

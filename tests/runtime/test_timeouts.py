@@ -17,8 +17,8 @@ import pytest
 from hayakoe import TTS
 from hayakoe_core.errors import HayakoeError, UnreachableError
 from hayakoe_core.network import timeouts
+from tests.runtime.conftest import PROXIES
 from tests.support.faultproxy import Fault
-from tests.support.repo import make_repo, publish
 
 LIMIT_S = 60  # far above 1 s timeouts times the few requests a load makes
 
@@ -56,57 +56,38 @@ def prepare(source: str, cache) -> TTS:
     return TTS("cpu", cache_dir=cache).load("tiny", source=source).prepare()
 
 
-@pytest.fixture
-def s3_source(s3_proxy, s3_bucket, tmp_path):
-    url = f"s3://{s3_bucket}/voices"
-    publish(make_repo(tmp_path / "repo", manifest=True), url)
-    return url
+def stalled(request, store: str, *, existing: bool = False) -> tuple[str, object]:
+    """The source of ``store`` (a fixture name) and its proxy, now stalling."""
+    source = request.getfixturevalue(store)
+    proxy = request.getfixturevalue(PROXIES[store])
+    proxy.set_fault(Fault.stall(), existing=existing)
+    return source, proxy
 
 
-@pytest.fixture
-def hf_source(hub, hub_repo, tmp_path):
-    publish(make_repo(tmp_path / "repo", manifest=True), f"hf://{hub_repo}")
-    return f"hf://{hub_repo}"
-
-
-def test_stalled_s3_with_a_warm_cache_serves_the_cache(s3_source, s3_proxy, monkeypatch, tmp_path):
-    prepare(s3_source, tmp_path / "cache")
-    s3_proxy.set_fault(Fault.stall(), existing=True)
+@pytest.mark.parametrize("store", PROXIES)
+def test_a_stalled_store_with_a_warm_cache_serves_the_cache(request, store, monkeypatch, tmp_path):
+    source = request.getfixturevalue(store)
+    request.getfixturevalue(PROXIES[store])
+    prepare(source, tmp_path / "cache")
+    _, proxy = stalled(request, store, existing=True)
     shorten(monkeypatch)
-    tts = within(LIMIT_S, lambda: prepare(s3_source, tmp_path / "cache"))
+    tts = within(LIMIT_S, lambda: prepare(source, tmp_path / "cache"))
     assert tts.speakers["tiny"].generate("はい。").sr == 44100
-    assert s3_proxy.faulted >= 1
+    assert proxy.faulted >= 1
 
 
-def test_stalled_s3_with_an_empty_cache_fails_naming_the_source(s3_source, s3_proxy, monkeypatch, tmp_path):
-    s3_proxy.set_fault(Fault.stall())
+@pytest.mark.parametrize("store", PROXIES)
+def test_a_stalled_store_with_an_empty_cache_fails_naming_it(request, store, monkeypatch, tmp_path):
+    source, _ = stalled(request, store)
     shorten(monkeypatch)
     with pytest.raises(UnreachableError) as info:
-        within(LIMIT_S, lambda: prepare(s3_source, tmp_path / "cache"))
+        within(LIMIT_S, lambda: prepare(source, tmp_path / "cache"))
     message = str(info.value)
-    assert s3_source in message and "HAYAKOE_READ_TIMEOUT" in message and "\n" not in message
+    assert source in message and "HAYAKOE_READ_TIMEOUT" in message and "\n" not in message
 
 
-def test_stalled_hub_with_a_warm_cache_serves_the_cache(hf_source, hub_proxy, monkeypatch, tmp_path):
-    prepare(hf_source, tmp_path / "cache")
-    hub_proxy.set_fault(Fault.stall(), existing=True)
-    shorten(monkeypatch)
-    tts = within(LIMIT_S, lambda: prepare(hf_source, tmp_path / "cache"))
-    assert tts.speakers["tiny"].generate("はい。").sr == 44100
-    assert hub_proxy.faulted >= 1
-
-
-def test_stalled_hub_with_an_empty_cache_fails_naming_the_source(hf_source, hub_proxy, monkeypatch, tmp_path):
-    hub_proxy.set_fault(Fault.stall())
-    shorten(monkeypatch)
-    with pytest.raises(UnreachableError) as info:
-        within(LIMIT_S, lambda: prepare(hf_source, tmp_path / "cache"))
-    message = str(info.value)
-    assert hf_source in message and "HAYAKOE_READ_TIMEOUT" in message and "\n" not in message
-
-
-def test_hayakoe_say_against_a_stalled_store_is_one_line(s3_source, s3_proxy, tmp_path):
-    s3_proxy.set_fault(Fault.stall())
+def test_hayakoe_say_against_a_stalled_store_is_one_line(request, tmp_path):
+    s3_source, _ = stalled(request, "s3_source")
     env = {**os.environ, **SHORT}
     out = subprocess.run(
         [sys.executable, "-m", "hayakoe", "say", "はい。", "--source", s3_source, "--speaker", "tiny",
