@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
-from hayakoe_core.progress import NullProgress, Progress, RichProgress
+from hayakoe_core.progress import NullProgress, Progress, default_progress
 from hayakoe_core.publish import interactive
 from hayakoe_core.publish.envfile import env_file, load_env_file, save_env_values
 from hayakoe_core.publish.pipeline import Inspection, Pipeline
@@ -49,7 +49,7 @@ def run(answers: Answers, mode: Mode, *, registry: Registry | None = None) -> Re
         session = interactive.ask(answers, registry)
         answers, typed = session.answers, session.typed
     plan = make_plan(answers, registry)
-    progress: Progress = RichProgress() if sys.stderr.isatty() and not mode.as_json else NullProgress()
+    progress: Progress = NullProgress() if mode.as_json else default_progress()
     pipeline = Pipeline(plan, registry=registry, progress=progress, note=lambda text: console.print(text))
     pipeline.validate(probe=not mode.dry_run)
     if typed and not mode.dry_run and interactive.confirm(f"Save what you typed to {env_file()}?", True):
