@@ -41,7 +41,13 @@ before anything is written locally.
 
 Errors a user can cause (bad credentials, missing bucket or repo, no permission) are raised as
 :class:`hayakoe_core.errors.HayakoeError` subclasses with a one-line message that names the
-variable or setting to fix and never contains a secret.
+variable or setting to fix and never contains a secret, nor does any exception chained to it
+(:func:`hayakoe_core.errors.scrub`). A missing bucket, repo, revision or folder is a
+:class:`~hayakoe_core.errors.SourceNotFoundError`.
+
+Network: every request has the connect and read timeouts of :func:`hayakoe_core.network.timeouts`
+and a bounded number of attempts; a store that cannot be reached or does not answer in time is an
+:class:`~hayakoe_core.errors.UnreachableError` (the runtime then serves its cache).
 """
 
 from __future__ import annotations
@@ -149,8 +155,13 @@ def hayakoe_fetch(target: Target, prefix: str, cache_dir: Path, progress: Progre
     ``cache_dir`` is a folder reserved for this target by the caller (it may hold an earlier
     fetch); a plugin that reads files in place (local folders) returns their folder and ignores
     it. Downloads are atomic per file (temporary name, then rename) and files already present
-    and unchanged are not downloaded again. Raise :class:`~hayakoe_core.errors.NotFoundError` if
-    nothing exists under the prefix.
+    and unchanged are not downloaded again; a file that is missing or changed locally is
+    downloaded again (the runtime removes a damaged file and calls fetch once more to repair it).
+    The caller holds an exclusive lock on ``cache_dir`` meanwhile, so the plugin may remove what
+    its own killed downloads left there. Report bytes on ``progress`` from the loop that moves
+    them: on Ctrl-C a bar's ``advance`` raises :class:`~hayakoe_core.errors.Interrupted`, which
+    must propagate. Raise :class:`~hayakoe_core.errors.NotFoundError` if nothing exists under the
+    prefix.
     """
 
 

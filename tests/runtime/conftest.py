@@ -6,6 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from hayakoe_core.fetching import Fetcher
+from hayakoe_core.paths import speaker_prefix
+from hayakoe_core.registry import get_registry
 from tests.support.repo import make_repo, publish
 
 # The proxy fixture in front of each store, by the name of its source fixture.
@@ -28,3 +31,11 @@ def s3_source(s3_env, s3_bucket: str, repo: Path) -> str:
 def hf_source(hub, hub_repo: str, repo: Path) -> str:
     publish(repo, f"hf://{hub_repo}")
     return f"hf://{hub_repo}"
+
+
+def fetched(source: str, cache: Path, *, offline: bool = False, name: str = "tiny") -> Path:
+    """The folder the runtime's fetcher serves for ``name``'s ONNX files from ``source``: what
+    ``TTS.prepare()`` loads, without loading models (the checks under test live in the fetcher)."""
+    registry = get_registry()
+    fetcher = Fetcher(cache, offline=offline, backends=registry.backends())
+    return fetcher.fetch(registry.open(source), speaker_prefix("onnx", name)).path

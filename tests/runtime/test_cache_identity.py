@@ -16,6 +16,7 @@ from hayakoe import TTS
 from hayakoe_core.errors import ConfigError
 from hayakoe_core.fetching import target_cache
 from hayakoe_core.registry import get_registry
+from tests.runtime.conftest import fetched
 from tests.support.repo import alter_speaker, make_repo, publish
 
 ROUNDS = 4  # concurrent rounds; before the fix most rounds loaded the wrong speaker
@@ -36,12 +37,14 @@ def two_sources(s3_proxy, s3_bucket, tmp_path):
     }
 
 
-def vectors_of(tts: TTS) -> np.ndarray:
-    return np.load(tts.speakers["tiny"].folder / "style_vectors.npy")
-
-
 def loaded(url: str, cache: Path, **kw) -> np.ndarray:
-    return vectors_of(TTS(cache_dir=cache, **kw).load("tiny", source=url).prepare())
+    """The style vectors of the speaker the runtime's fetcher serves for ``url``."""
+    return np.load(fetched(url, cache, **kw) / "style_vectors.npy")
+
+
+def loaded_by_tts(url: str, cache: Path, **kw) -> np.ndarray:
+    tts = TTS(cache_dir=cache, **kw).load("tiny", source=url).prepare()
+    return np.load(tts.speakers["tiny"].folder / "style_vectors.npy")
 
 
 def test_each_source_has_its_own_folder(s3_env, monkeypatch, tmp_path):
@@ -57,9 +60,10 @@ def test_each_source_has_its_own_folder(s3_env, monkeypatch, tmp_path):
 def test_sequential_loads_then_offline_serve_each_its_own(two_sources, s3_proxy, tmp_path):
     cache = tmp_path / "cache"
     for url, vectors in two_sources.items():
+        TTS(cache_dir=cache).load("tiny", source=url).pre_download()  # speaker and BERT
         np.testing.assert_array_equal(loaded(url, cache), vectors)
-    for url, vectors in two_sources.items():
-        np.testing.assert_array_equal(loaded(url, cache, offline=True), vectors)
+    for url, vectors in two_sources.items():  # what users saw: the other source's speaker
+        np.testing.assert_array_equal(loaded_by_tts(url, cache, offline=True), vectors)
     s3_proxy.stop()  # the endpoint is down: each source falls back to its own cached copy
     for url, vectors in two_sources.items():
         np.testing.assert_array_equal(loaded(url, cache), vectors)
@@ -105,7 +109,7 @@ def test_a_manifest_naming_another_speaker_is_refused_before_download(s3_env, s3
 def test_a_cached_manifest_naming_another_speaker_is_never_served(two_sources, tmp_path):
     cache = tmp_path / "cache"
     url = next(iter(two_sources))
-    folder = TTS(cache_dir=cache).load("tiny", source=url).prepare().speakers["tiny"].folder
+    folder = fetched(url, cache)
     manifest = Path(folder) / "manifest.json"
     manifest.write_text(manifest.read_text().replace('"speaker": "tiny"', '"speaker": "other"'))
     with pytest.raises(ConfigError, match="names speaker 'other', not 'tiny'"):

@@ -145,6 +145,13 @@ def test_disk_full_for_the_onnx_graph_cache_still_loads(tmp_path):
         tts = prepare(str(repo), disk / "cache")
         assert tts.speakers["tiny"].generate("はい。").sr == 44100
         assert leftovers(disk) == []
+        out = subprocess.run(
+            [sys.executable, "-m", "hayakoe", "say", "はい。", "--source", str(repo), "--speaker", "tiny",
+             "--cache-dir", str(disk / "cache2"), "-o", str(tmp_path / "out.wav")],
+            capture_output=True, text=True, timeout=300,
+        )
+        assert out.returncode == 0 and out.stderr == "", out.stderr
+        assert leftovers(disk) == []
 
 
 def test_read_only_cache(s3_source, tmp_path):

