@@ -220,9 +220,8 @@ class Fetcher:
         assert manifest is not None  # its bytes were just compared with the remote manifest
         found = self._inspect(manifest, state.path, state.stamps)
         if found.problems:
-            if not self._in_cache(state.path):
-                return None  # read in place: fetching again reports what is wrong
-            self._remove(state.path, found.problems)
+            if self._in_cache(state.path):  # read in place: fetching again reports what is wrong
+                self._remove(state.path, found.problems)
             return None
         with suppress(OSError):  # recording fresh stamps only saves hashing next time
             source.save(prefix, _State(state.path, state.manifest_sha256, found.stamps))
@@ -274,9 +273,13 @@ class Fetcher:
                 remove_leftovers(source.folder)
                 yield
         except OSError as exc:
-            raise self._cache_error(exc) from exc
+            mapped = self._cache_error(exc)
+            if mapped is None:
+                raise
+            raise mapped from exc
 
-    def _cache_error(self, exc: OSError) -> HayakoeError | OSError:
+    def _cache_error(self, exc: OSError) -> HayakoeError | None:
+        """The one-line error for a failed write into the cache (``None``: not the user's)."""
         where = Path(exc.filename) if isinstance(exc.filename, str) else None
         in_cache = where is None or where.is_relative_to(self.root)
         how = "set HAYAKOE_CACHE (or cache_dir=) to another folder"
@@ -286,7 +289,7 @@ class Fetcher:
             return CacheError(f"the cache {self.root} is not writable ({exc.strerror}): fix that or {how}")
         if exc.errno in _NOT_WRITABLE:
             return HayakoeError(f"cannot read {where} ({exc.strerror})")
-        return exc
+        return None
 
     def _in_cache(self, path: Path) -> bool:
         return path.is_relative_to(self.root)
