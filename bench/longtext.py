@@ -158,6 +158,7 @@ def main(argv: list[str] | None = None) -> None:
         for side, python in sides.items():
             print(f"{side}: {chars:,} characters ...", flush=True)
             results[side][chars] = run_one(python, work, side, chars)
+            print(f"  {json.dumps(results[side][chars])}", flush=True)  # kept if a later size is cut short
     (work / "longtext-results.json").write_text(json.dumps(results, indent=1))
     report(results)
 
