@@ -22,7 +22,7 @@ import numpy as np
 
 from hayakoe_core.async_stream import ThreadedStream
 from hayakoe_core.audio import AudioResult, PhonemeTiming, peak_of, streaming_wav_header, to_pcm16
-from hayakoe_core.errors import ArgumentError, HayakoeError
+from hayakoe_core.errors import ArgumentError, ConfigError, HayakoeError
 from hayakoe_core.pitch import reshape_pitch
 from hayakoe_core.style import Styles, load_style_vectors, style_ids, style_vector
 from hayakoe_core.synthesis import BertFeatures, SpeakerModel, SynthesisParams
@@ -259,7 +259,15 @@ class Speaker:
         )
 
     def _finish(self, piece: Piece, request: _Request) -> Piece:
-        """``piece`` with its pitch reshaped when the request asks for it."""
+        """``piece`` with its pitch reshaped when the request asks for it. A piece with NaN or
+        infinite samples (broken weights) is a :class:`ConfigError`: no 16-bit form of it
+        would mean anything."""
+        finite = np.isfinite(piece.audio)
+        if not finite.all():
+            raise ConfigError(
+                f"the audio holds {int(finite.size - finite.sum())} NaN or infinite samples of "
+                f"{finite.size}: speaker {self.name!r}'s model is broken (check its weights)"
+            )
         if not request.reshapes_pitch:
             return piece
         audio = reshape_pitch(piece.audio, self.sampling_rate, request.pitch_scale, request.intonation_scale)
