@@ -19,14 +19,12 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-from _common import BaselineUnavailable, peak_rss_of, upstream_venv
-from load import UPSTREAM
+from _common import peak_rss_of
+from load import built_with_runtimes
 
 SPEAKER = "bench"
 FIRST = (  # 60 characters
@@ -129,16 +127,7 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps(measure(args.repo, args.cache, args.runs)))
         return
     work = args.work.resolve()
-    print(f"work dir: {work}", flush=True)
-    subprocess.run([sys.executable, str(Path(__file__).with_name("load.py")), "build", str(work)], check=True)
-    sides = {"hayakoe": Path(sys.executable)}
-    if not args.skip_upstream:
-        try:
-            sides["upstream"] = upstream_venv(
-                work / "venvs" / "upstream-notorch", UPSTREAM
-            )  # shared with load.py
-        except BaselineUnavailable as exc:
-            print(f"upstream unavailable: {exc}")
+    sides = built_with_runtimes(work, args.skip_upstream)
     results = {}
     for side, python in sides.items():
         print(f"{side} ...", flush=True)
