@@ -100,6 +100,21 @@ def build(work: Path) -> None:
         write_manifest(dest, build_manifest(dest, name, "onnx", checkpoint_sha))
 
 
+def built_with_runtimes(work: Path, skip_upstream: bool) -> dict[str, Path]:
+    """Build the files under ``work`` (in a child: it imports torch) and return the interpreters
+    to measure: this one as ``hayakoe`` and, unless skipped or unavailable, upstream's (the venv
+    shared with this benchmark's torch-less upstream runtime) as ``upstream``."""
+    print(f"work dir: {work}", flush=True)
+    subprocess.run([sys.executable, str(Path(__file__).resolve()), "build", str(work)], check=True)
+    sides = {"hayakoe": Path(sys.executable)}
+    if not skip_upstream:
+        try:
+            sides["upstream"] = upstream_venv(work / "venvs" / "upstream-notorch", UPSTREAM)
+        except BaselineUnavailable as exc:
+            print(f"upstream unavailable: {exc}")
+    return sides
+
+
 def _link(src: str, dst: str) -> None:
     if not os.path.exists(dst):
         os.link(src, dst)

@@ -25,13 +25,12 @@ import json
 import os
 import resource
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-from _common import BaselineUnavailable, peak_rss_of, upstream_venv
-from load import UPSTREAM
+from _common import peak_rss_of
+from load import built_with_runtimes
 
 SPEAKER = "bench"
 SIZES = (1_000, 5_000, 20_000)
@@ -143,21 +142,13 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps(measure(args.repo, args.cache, args.chars)))
         return
     work = args.work.resolve()
-    print(f"work dir: {work}", flush=True)
-    subprocess.run([sys.executable, str(Path(__file__).with_name("load.py")), "build", str(work)], check=True)
-    sides = {"hayakoe": Path(sys.executable)}
-    if not args.skip_upstream:
-        try:
-            sides["upstream"] = upstream_venv(
-                work / "venvs" / "upstream-notorch", UPSTREAM
-            )  # shared with load.py
-        except BaselineUnavailable as exc:
-            print(f"upstream unavailable: {exc}")
+    sides = built_with_runtimes(work, args.skip_upstream)
     results: dict[str, dict[int, dict]] = {side: {} for side in sides}
     for chars in (int(s) for s in args.sizes.split(",")):
         for side, python in sides.items():
             print(f"{side}: {chars:,} characters ...", flush=True)
             results[side][chars] = run_one(python, work, side, chars)
+            print(f"  {json.dumps(results[side][chars])}", flush=True)  # kept if a later size is cut short
     (work / "longtext-results.json").write_text(json.dumps(results, indent=1))
     report(results)
 

@@ -16,20 +16,34 @@ from typing import TYPE_CHECKING, Any
 from hayakoe_core import __version__
 
 if TYPE_CHECKING:
-    from hayakoe_core.audio import Audio
+    from hayakoe_core.audio import AudioResult, PhonemeTiming, streaming_wav_header
     from hayakoe_core.errors import HayakoeError
     from hayakoe_core.publish.api import publish
-    from hayakoe_core.speaker import Speaker
+    from hayakoe_core.speaker import Lang, Speaker
     from hayakoe_core.tts import TTS
 
+# the names upstream hayakoe 1.3.1 exports, plus HayakoeError
 _EXPORTS = {
     "TTS": "hayakoe_core.tts",
     "Speaker": "hayakoe_core.speaker",
-    "Audio": "hayakoe_core.audio",
+    "Lang": "hayakoe_core.speaker",
+    "AudioResult": "hayakoe_core.audio",
+    "PhonemeTiming": "hayakoe_core.audio",
+    "streaming_wav_header": "hayakoe_core.audio",
     "HayakoeError": "hayakoe_core.errors",
     "publish": "hayakoe_core.publish.api",
 }
-__all__ = ["TTS", "Audio", "HayakoeError", "Speaker", "__version__", "publish"]
+__all__ = [
+    "TTS",
+    "AudioResult",
+    "HayakoeError",
+    "Lang",
+    "PhonemeTiming",
+    "Speaker",
+    "__version__",
+    "publish",
+    "streaming_wav_header",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -1,30 +1,112 @@
-"""Synthesised audio as the runtime returns it."""
+"""Synthesised audio as the runtime returns it (upstream hayakoe 1.3.1's ``AudioResult``).
+
+``data`` holds 16-bit samples made as upstream makes them: the synthesizer's float output divided
+by its peak ``|sample|`` and scaled by 32767, truncated towards zero (``(x / peak * 32767)
+.astype(int16)``, in the float's own precision); silence stays silence. Streams keep one running
+peak across their chunks, so sentences keep their relative loudness.
+"""
 
 from __future__ import annotations
 
+import io
+import struct
+import wave
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+PCM_MAX = 32767
+#: Size fields of a WAV header whose length is not known yet (the live-streaming convention).
+_UNKNOWN_SIZE = 0xFFFFFFFF
+_BLOCK = 1 << 20
+
 
 @dataclass(frozen=True)
-class Audio:
-    """Mono float32 samples in [-1, 1] at ``sr`` Hz."""
+class PhonemeTiming:
+    """One phone id of the synthesizer's input (``_`` for blanks and pads), where it sounds:
+    ``start`` and ``duration`` in seconds from the start of the result."""
 
-    data: np.ndarray
+    phoneme: str
+    start: float
+    duration: float
+
+    @property
+    def end(self) -> float:
+        return self.start + self.duration
+
+
+@dataclass(frozen=True)
+class AudioResult:
+    """Mono 16-bit audio: ``data`` int16 [n] at ``sr`` Hz; ``timings`` per phoneme when asked for
+    (``generate(with_timing=True)``), else ``None``."""
+
     sr: int
+    data: np.ndarray
+    timings: list[PhonemeTiming] | None = None
 
     @property
     def duration(self) -> float:
         """Length in seconds."""
         return len(self.data) / self.sr
 
+    def as_float32(self) -> np.ndarray:
+        """The samples as float32 in [-1, 1): ``data / 32768``, what a WAV reader returns."""
+        return self.data.astype(np.float32) / 32768.0
+
+    def pcm_bytes(self) -> bytes:
+        """The samples as headerless 16-bit little-endian mono PCM."""
+        return self.data.astype("<i2", copy=False).tobytes()
+
+    def to_bytes(self) -> bytes:
+        """One complete WAV file (16-bit PCM, mono) holding the samples."""
+        out = io.BytesIO()
+        with wave.open(out, "wb") as wav:
+            wav.setnchannels(1)
+            wav.setsampwidth(2)
+            wav.setframerate(self.sr)
+            wav.writeframes(self.pcm_bytes())
+        return out.getvalue()
+
     def save(self, path: str | Path, subtype: str = "PCM_16", format: str | None = None) -> Path:
-        """Write the audio with soundfile: 16-bit PCM WAV unless ``subtype``/``format`` say otherwise."""
+        """Write the samples with soundfile (format from the file name unless ``format`` says;
+        16-bit PCM unless ``subtype`` says otherwise); returns the path."""
         import soundfile
 
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         soundfile.write(str(path), self.data, self.sr, subtype=subtype, format=format)
         return path
+
+
+def streaming_wav_header(sample_rate: int, *, channels: int = 1, sampwidth: int = 2) -> bytes:
+    """A 44-byte WAV header for a stream of unknown length (RIFF and data sizes 0xFFFFFFFF).
+
+    Send it once, then raw PCM (:meth:`AudioResult.pcm_bytes`): players such as ffmpeg and
+    browsers play such a stream to its end.
+    """
+    block = channels * sampwidth
+    return (
+        b"RIFF"
+        + struct.pack("<I", _UNKNOWN_SIZE)
+        + b"WAVEfmt "
+        + struct.pack("<IHHIIHH", 16, 1, channels, sample_rate, sample_rate * block, block, 8 * sampwidth)
+        + b"data"
+        + struct.pack("<I", _UNKNOWN_SIZE)
+    )
+
+
+def to_pcm16(audio: np.ndarray, peak: float) -> np.ndarray:
+    """``audio`` (float32 or float64) as int16 scaled so that ``peak`` maps to 32767, computed in
+    the audio's own precision as upstream does; all zeros when ``peak`` is 0."""
+    out = np.zeros(len(audio), dtype=np.int16)
+    if peak > 0:
+        scale = audio.dtype.type(peak)
+        for at in range(0, len(audio), _BLOCK):  # blocks: no full-length float temporaries
+            out[at : at + _BLOCK] = audio[at : at + _BLOCK] / scale * PCM_MAX
+    return out
+
+
+def peak_of(audio: np.ndarray) -> float:
+    """The largest ``|sample|`` of ``audio`` (0 for no samples)."""
+    return float(np.abs(audio).max()) if len(audio) else 0.0

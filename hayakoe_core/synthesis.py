@@ -7,10 +7,11 @@ numpy, batch axis omitted (B = 1 is implied); backends add it themselves.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -114,6 +115,56 @@ class SpeakerModel(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class Latent:
+    """A synthesis stopped before its decoder: ``frames`` latent frames (each becomes
+    ``config.samples_per_frame`` samples), ``durations`` float32 [T] as in
+    :class:`SynthesisResult`, and ``state``, whatever the backend's decoder needs (opaque to
+    core)."""
+
+    frames: int
+    durations: np.ndarray
+    state: Any
+
+
+@runtime_checkable
+class WindowedDecoding(Protocol):
+    """What a :class:`SpeakerModel` offers, optionally, to decode one synthesis in windows (a
+    stream's first audio comes sooner). ``decode`` of consecutive windows covering
+    ``0..frames`` gives the same samples, within float tolerance, as ``synthesize``; each
+    window is decoded with :func:`decoder_context_frames` frames of context either side.
+    """
+
+    def encode(self, inputs: SynthesisInputs) -> Latent | None:
+        """Everything ``synthesize`` does before its decoder (the same random draws); ``None``
+        when this speaker cannot decode in windows after all (the caller synthesises whole)."""
+        ...
+
+    def decode(self, latent: Latent, start: int, end: int) -> np.ndarray:
+        """float32 audio of latent frames ``start..end`` (``(end - start) * samples_per_frame``
+        samples)."""
+        ...
+
+
+def decoder_context_frames(config: SpeakerConfig) -> int:
+    """Latent frames either side of a window that reach its samples through the HiFi-GAN
+    decoder (conv_pre, each upsampling stage's transposed conv and residual blocks, conv_post),
+    rounded up, plus two for safety."""
+    m = config.model
+    reach = 3.0  # conv_pre, kernel 7, at the frame rate
+    rate = 1
+    for up_rate, up_kernel in zip(m.upsample_rates, m.upsample_kernel_sizes, strict=True):
+        reach += (up_kernel / up_rate) / 2  # the transposed conv, in input samples
+        rate *= up_rate
+        per_block = [
+            sum((k - 1) * d // 2 + ((k - 1) // 2 if m.resblock == "1" else 0) for d in dilations)
+            for k, dilations in zip(m.resblock_kernel_sizes, m.resblock_dilation_sizes, strict=True)
+        ]
+        reach += max(per_block) / rate
+    reach += 3 / rate  # conv_post, kernel 7, at the sample rate
+    return math.ceil(reach) + 2
+
+
 @runtime_checkable
 class BertFeatures(Protocol):
     """Phone-level BERT features: what the runtime needs from a BERT, whichever backend runs it."""
@@ -148,10 +199,15 @@ class Graph(Protocol):
 GraphOpener = Callable[[Path, str], Graph]
 
 
+#: Inputs of a decoder graph cut from the synthesizer (see :class:`GraphSpeaker`).
+LATENT_INPUTS = ("z", "g")
+
+
 def check_graph(path: Path, inputs: frozenset[str], outputs: Sequence[str], required_output: str) -> None:
     """:class:`ConfigError` naming ``path`` unless the graph takes only inputs we can feed and has
-    ``required_output`` (``audio`` for the synthesizer, ``durations`` for the duration predictor)."""
-    unknown = sorted(inputs - frozenset(SYNTHESIZER_INPUTS))
+    ``required_output`` (``audio`` for the synthesizer or a decoder, ``durations`` for the
+    duration predictor, ``z`` for an encoder)."""
+    unknown = sorted(inputs - frozenset(SYNTHESIZER_INPUTS) - frozenset(LATENT_INPUTS))
     if unknown:
         raise ConfigError(f"{path}: unexpected graph inputs {unknown}; not an SBV2 JP-Extra graph")
     if required_output not in outputs:
@@ -191,10 +247,16 @@ class GraphSpeaker:
       draws its own noise, so these are a separate draw from any synthesis;
     - ``trace`` (conformance) reports the first, else the second, else leaves ``durations`` out.
 
-    Thread-compatible, not thread-safe: one call at a time per speaker.
+    ``split``: an encoder and a decoder graph cut from the synthesizer (the encoder's outputs
+    ``z`` [1, C, F] and ``g``, and ``durations`` when the synthesizer has it; the decoder's inputs
+    ``z`` and ``g``, output ``audio``). They are then run instead of it, the same computation, and
+    the speaker offers :class:`WindowedDecoding`. Thread-compatible, not thread-safe: one call at
+    a time per speaker.
     """
 
-    def __init__(self, speaker_dir: str | Path, open_graph: GraphOpener) -> None:
+    def __init__(
+        self, speaker_dir: str | Path, open_graph: GraphOpener, split: tuple[Path, Path] | None = None
+    ) -> None:
         """Open ``speaker_dir``. :class:`ConfigError` naming the file when config.json or
         synthesizer.onnx is missing or unusable. duration_predictor.onnx is opened here when the
         synthesizer has no ``durations`` output (then sentence pauses need it, so a broken file
@@ -204,7 +266,13 @@ class GraphSpeaker:
         speaker_dir = Path(speaker_dir)
         self.config = SpeakerConfig.from_file(speaker_dir / "config.json")
         self._open_graph = open_graph
-        self._synthesizer = self._open(speaker_dir / SYNTHESIZER_FILE, "audio")
+        self._decoder: Graph | None = None
+        if split is None:
+            self._synthesizer = self._open(speaker_dir / SYNTHESIZER_FILE, "audio")
+        else:
+            self._synthesizer = self._open(split[0], "z")
+            self._decoder = self._open(split[1], "audio")
+        self._context = decoder_context_frames(self.config)
         dp_path = speaker_dir / DURATION_PREDICTOR_FILE
         self._dp_path = dp_path if dp_path.exists() else None
         self._dp_graph: Graph | None = None
@@ -229,9 +297,28 @@ class GraphSpeaker:
 
     def synthesize(self, inputs: SynthesisInputs) -> SynthesisResult:
         """Audio float32 [L]; durations float32 [T], empty when :attr:`has_durations` is false."""
+        latent = self.encode(inputs)
+        if latent is not None:
+            return SynthesisResult(audio=self.decode(latent, 0, latent.frames), durations=latent.durations)
         out = self._synthesizer.run(graph_feeds(inputs))
-        durations = _flat(out["durations"]) if "durations" in out else np.zeros(0, dtype=np.float32)
-        return SynthesisResult(audio=_flat(out["audio"]), durations=durations)
+        return SynthesisResult(audio=_flat(out["audio"]), durations=_durations(out))
+
+    def encode(self, inputs: SynthesisInputs) -> Latent | None:
+        """The encoder's ``z``, ``g`` and durations; ``None`` when the synthesizer is whole."""
+        if self._decoder is None:
+            return None
+        out = self._synthesizer.run(graph_feeds(inputs))
+        return Latent(frames=out["z"].shape[2], durations=_durations(out), state=out)
+
+    def decode(self, latent: Latent, start: int, end: int) -> np.ndarray:
+        """Audio float32 of frames ``start..end``, decoded with enough context either side."""
+        assert self._decoder is not None
+        first, last = max(0, start - self._context), min(latent.frames, end + self._context)
+        feeds = {name: latent.state[name] for name in LATENT_INPUTS if name in latent.state}
+        feeds["z"] = feeds["z"][:, :, first:last]
+        audio = _flat(self._decoder.run(feeds)["audio"])
+        spf = self.config.samples_per_frame
+        return audio[(start - first) * spf : (end - first) * spf]
 
     def predict_durations(self, inputs: SynthesisInputs) -> np.ndarray | None:
         """Frames per phone, float32 [T], from duration_predictor.onnx; ``None`` without one."""
@@ -243,14 +330,18 @@ class GraphSpeaker:
 
         The graphs are opaque, so no intermediate tensors are reported.
         """
-        feeds = graph_feeds(inputs)
-        out = self._synthesizer.run(feeds)
-        traced = {"audio": _flat(out["audio"])}
-        if "durations" in out:
-            traced["durations"] = _flat(out["durations"])
+        result = self.synthesize(inputs)
+        traced = {"audio": result.audio}
+        if len(result.durations):
+            traced["durations"] = result.durations
         elif (graph := self._duration_predictor()) is not None:
-            traced["durations"] = _flat(graph.run(feeds)["durations"])
+            traced["durations"] = _flat(graph.run(graph_feeds(inputs))["durations"])
         return traced
+
+
+def _durations(out: dict[str, np.ndarray]) -> np.ndarray:
+    """A graph's ``durations`` output, or an empty array when it has none."""
+    return _flat(out["durations"]) if "durations" in out else np.zeros(0, dtype=np.float32)
 
 
 def _flat(array: np.ndarray) -> np.ndarray:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -35,6 +36,9 @@ from hayakoe_core.text.user_dict import UserDictionary
 
 DEFAULT_BERT_SOURCE = "hf://lemondouble/hayakoe"
 BERT_SOURCE_ENV = "HAYAKOE_BERT_SOURCE"
+#: Where ``load(name)`` looks without a source: ``$HAYAKOE_SOURCE``, else upstream's official repo.
+SOURCE_ENV = "HAYAKOE_SOURCE"
+DEFAULT_SOURCE = "hf://lemondouble/hayakoe"
 #: The backend each device kind uses unless ``TTS(backend=...)`` names another.
 DEFAULT_BACKENDS = {"cpu": "onnx", "cuda": "torch"}
 # Used instead when the device's default is not installed, first installed first. OpenVINO is not
@@ -83,13 +87,18 @@ class TTS:
         self._user_dict = UserDictionary()
         self._frontend = TextFrontend(self._user_dict)
         self._bert: BertFeatures | None = None
+        self._lock = threading.RLock()  # load() and prepare() from several threads
 
     def __repr__(self) -> str:
         return f"TTS(device={self.device!r}, backend={self.backend!r}, speakers={list(self._sources)})"
 
-    def load(self, name: str, source: str) -> TTS:
-        """Register speaker ``name`` from ``source`` (a destination URL); nothing is fetched yet."""
-        self._sources[safe_name(name)] = self._store(source)
+    def load(self, name: str, *, source: str | None = None) -> TTS:
+        """Register speaker ``name`` from ``source`` (a destination URL; without one
+        ``$HAYAKOE_SOURCE``, else upstream's official ``hf://lemondouble/hayakoe``); nothing is
+        fetched yet. Thread-safe."""
+        store = self._store(source or os.environ.get(SOURCE_ENV) or DEFAULT_SOURCE)
+        with self._lock:
+            self._sources[safe_name(name)] = store
         return self
 
     def add_word(self, surface: str, reading: str, accent: int = 0) -> TTS:
@@ -97,8 +106,16 @@ class TTS:
         self._user_dict.add_word(surface, reading, accent)
         return self
 
-    def prepare(self, warmup: bool = False) -> TTS:
-        """Fetch and load every speaker registered with :meth:`load`, and the shared BERT."""
+    def prepare(self, *, warmup: bool = False, compile: bool = False) -> TTS:
+        """Fetch and load every speaker registered with :meth:`load` and not prepared yet, and the
+        shared BERT. ``warmup``: synthesise a short text with each new speaker, so that the first
+        real call is not the slow one. ``compile``: ``torch.compile`` the synthesizer of each new
+        speaker on CUDA (torch backend); ignored on the CPU. Thread-safe: concurrent calls
+        prepare each speaker once."""
+        with self._lock:
+            return self._prepare(warmup, compile)
+
+    def _prepare(self, warmup: bool, compile: bool) -> TTS:
         info = self._registry.backend(self.backend)
         if self.device.split(":", 1)[0] not in info.devices:
             raise HayakoeError(
@@ -113,6 +130,8 @@ class TTS:
             model = self._registry.load_runtime(
                 self.backend, folder, self.device, cache_dir=self.cache_dir / "derived" / self.backend
             )
+            if compile and self.device.startswith("cuda") and hasattr(model, "compile"):
+                model.compile()
             speaker = Speaker(name, model, folder, self._frontend, self._bert)
             if warmup:
                 speaker.generate(_WARMUP_TEXT)

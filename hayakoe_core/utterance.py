@@ -11,7 +11,9 @@ Everything here works on bounded pieces, so that memory stays flat however long 
   fits in one window is predicted as a whole). The boundary's mark is looked for in the window's
   phone ids where the segments' own phone counts put it.
 
-Pieces are produced lazily, in order: the first comes before any pause has been predicted.
+Pieces are produced lazily, in order: the first comes before any pause has been predicted, and a
+stream can ask for the first segment's audio in decoded windows (:data:`FIRST_WINDOW_FRAMES`,
+then twice as many each time) when the model offers :class:`WindowedDecoding`.
 """
 
 from __future__ import annotations
@@ -22,7 +24,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from hayakoe_core.pauses import MIN_PAUSE_S, boundary_marks, gap_samples, pause_at
-from hayakoe_core.synthesis import BertFeatures, SpeakerModel, SynthesisInputs, SynthesisParams
+from hayakoe_core.synthesis import (
+    BertFeatures,
+    SpeakerModel,
+    SynthesisInputs,
+    SynthesisParams,
+    WindowedDecoding,
+)
 from hayakoe_core.text.frontend import TextFrontend, TextTooLongError, TextUnit
 from hayakoe_core.text.sentences import Join, Segment, split_segments
 
@@ -32,13 +40,18 @@ from hayakoe_core.text.sentences import Join, Segment, split_segments
 WINDOW_CHARS = 400
 #: The most raw text one batched BERT call reads, when it covers more than one segment.
 BERT_BATCH_CHARS = 400
+#: Latent frames in the first decoded window of a stream's first segment (about 0.37 s of audio
+#: at 44.1 kHz with 512 samples per frame); each next window is twice as long, so the decoder's
+#: context overlap costs little in total.
+FIRST_WINDOW_FRAMES = 32
 
 
 @dataclass(frozen=True)
 class Piece:
     """One segment's audio: ``audio`` float32 as the synthesizer made it, to be preceded by
     ``gap`` samples of silence (0 for the first piece); ``unit`` is the segment's text unit and
-    ``durations`` the frames per phone id the synthesizer reported (empty when it cannot)."""
+    ``durations`` the frames per phone id the synthesizer reported (empty when it cannot). A
+    segment decoded in windows comes as several pieces; its last one carries the durations."""
 
     audio: np.ndarray
     gap: int
@@ -81,11 +94,12 @@ class Utterance:
         """The segments this text is synthesised in."""
         return self._segments
 
-    def pieces(self) -> Iterator[Piece]:
+    def pieces(self, first_in_windows: bool = False) -> Iterator[Piece]:
         """The audio of every segment that has something to read, in order.
 
         A segment whose normalised text is empty (only whitespace or symbols that are not read)
-        gives no piece.
+        gives no piece. ``first_in_windows``: decode the first segment in windows, yielding each
+        as it is done, when the model can (see the module docstring).
         """
         previous: tuple[int, np.ndarray] | None = None  # (segment index, audio) of the last piece
         for k in range(len(self._segments)):
@@ -96,6 +110,18 @@ class Utterance:
             inputs = SynthesisInputs.build(
                 unit.phone_ids, unit.tone_ids, unit.language_ids, self._features_of(k), self._params
             )
+            latent = None
+            if first_in_windows and previous is None and isinstance(self._model, WindowedDecoding):
+                latent = self._model.encode(inputs)
+            if latent is not None:
+                parts = []
+                for start, end in _windows(latent.frames):
+                    parts.append(self._model.decode(latent, start, end))
+                    last = end == latent.frames
+                    yield Piece(parts[-1], 0, unit, latent.durations if last else _NO_DURATIONS)
+                previous = (k, np.concatenate(parts))
+                self._release_before(k)
+                continue
             result = self._model.synthesize(inputs)
             gap = 0
             if previous is not None:
@@ -175,3 +201,16 @@ class Utterance:
                 self._pauses[m] = pause_at(
                     whole.phone_ids, durations, mark, self._hop_length, self._sampling_rate
                 )
+
+
+_NO_DURATIONS = np.zeros(0, dtype=np.float32)
+
+
+def _windows(frames: int) -> Iterator[tuple[int, int]]:
+    """``(start, end)`` windows covering ``0..frames``: :data:`FIRST_WINDOW_FRAMES`, then each
+    twice the one before."""
+    start, size = 0, FIRST_WINDOW_FRAMES
+    while start < frames:
+        end = min(frames, start + size)
+        yield start, end
+        start, size = end, 2 * size

@@ -4,6 +4,11 @@ The folder's layout, the graphs' inputs and outputs and where durations come fro
 (:class:`hayakoe_core.synthesis.GraphSpeaker`); this module opens the graphs with onnxruntime
 (weights over 2 GB in ``synthesizer.onnx.data`` beside the graph). Only onnxruntime and numpy are
 imported: the CPU path never imports torch.
+
+With a derived cache (``optimized_cache``), the synthesizer is cut once into an encoder and a
+decoder graph (:mod:`hayakoe_backend_onnx.split`) and run as the two: the same audio, and a stream
+can decode its first sentence in windows. Without a cache, or for a graph that cannot be cut, the
+synthesizer runs whole.
 """
 
 from __future__ import annotations
@@ -15,9 +20,10 @@ from typing import Any
 
 import numpy as np
 
+from hayakoe_backend_onnx.split import split_graphs
 from hayakoe_core.errors import ConfigError
 from hayakoe_core.ort import cpu_session
-from hayakoe_core.synthesis import GraphSpeaker, check_graph
+from hayakoe_core.synthesis import SYNTHESIZER_FILE, GraphSpeaker, check_graph
 
 
 @dataclass(frozen=True)
@@ -39,8 +45,14 @@ class OnnxSpeaker(GraphSpeaker):
     @classmethod
     def load(cls, speaker_dir: str | Path, optimized_cache: Path | None = None) -> OnnxSpeaker:
         """Open the speaker folder ``speaker_dir`` (errors: see :class:`GraphSpeaker`);
-        ``optimized_cache``: see :func:`hayakoe_core.ort.cpu_session`."""
-        return cls(speaker_dir, partial(_open_graph, optimized_cache=optimized_cache))
+        ``optimized_cache``: see :func:`hayakoe_core.ort.cpu_session`; the cut graphs are kept
+        there too."""
+        synthesizer = Path(speaker_dir) / SYNTHESIZER_FILE
+        split = None
+        if optimized_cache is not None and synthesizer.is_file():
+            split = split_graphs(synthesizer, optimized_cache)
+        opener = partial(_open_graph, optimized_cache=optimized_cache)
+        return cls(speaker_dir, opener, split=None if split is None else (split.encoder, split.decoder))
 
 
 def _open_graph(path: Path, required_output: str, optimized_cache: Path | None) -> _Graph:

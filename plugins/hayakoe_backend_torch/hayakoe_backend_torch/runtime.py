@@ -16,13 +16,21 @@ import torch
 from hayakoe_backend_torch.checkpoint import find_checkpoint, load_synthesizer
 from hayakoe_backend_torch.model import InferResult, JPExtraSynthesizer
 from hayakoe_core.speaker_config import SpeakerConfig
-from hayakoe_core.synthesis import BERT_DIM, STYLE_DIM, SynthesisInputs, SynthesisResult
+from hayakoe_core.synthesis import (
+    BERT_DIM,
+    STYLE_DIM,
+    Latent,
+    SynthesisInputs,
+    SynthesisResult,
+    decoder_context_frames,
+)
 
 
 class TorchSpeaker:
     """A speaker folder (config.json + checkpoint) loaded into :class:`JPExtraSynthesizer`.
 
-    Implements :class:`hayakoe_core.synthesis.SpeakerModel`. Every call runs under
+    Implements :class:`hayakoe_core.synthesis.SpeakerModel` and
+    :class:`~hayakoe_core.synthesis.WindowedDecoding`. Every call runs under
     ``torch.inference_mode()``; batch size is 1.
     """
 
@@ -30,6 +38,13 @@ class TorchSpeaker:
         self.config = config
         self.model = model
         self.device = device
+        self._context = decoder_context_frames(config)
+
+    def compile(self) -> None:
+        """``torch.compile`` the decoder, the flow and the text encoder (where most time goes);
+        worth it on CUDA for long-running servers, the first calls being slow."""
+        for name in ("dec", "flow", "enc_p"):
+            setattr(self.model, name, torch.compile(getattr(self.model, name)))
 
     @classmethod
     def load(
@@ -54,6 +69,22 @@ class TorchSpeaker:
             audio=_numpy(result.audio[0, 0]),
             durations=_numpy(result.durations.w_ceil[0, 0]),
         )
+
+    def encode(self, inputs: SynthesisInputs) -> Latent:
+        """Synthesis up to the decoder: the masked latent and the speaker conditioning."""
+        with torch.inference_mode():
+            result = self.model.infer(**self._feeds(inputs), decode=False)
+        state = (result.z * result.y_mask, result.durations.g)
+        return Latent(frames=state[0].shape[2], durations=_numpy(result.durations.w_ceil[0, 0]), state=state)
+
+    def decode(self, latent: Latent, start: int, end: int) -> np.ndarray:
+        """Audio float32 of latent frames ``start..end``, decoded with enough context either side."""
+        z, g = latent.state
+        first, last = max(0, start - self._context), min(latent.frames, end + self._context)
+        with torch.inference_mode():
+            audio = self.model.dec(z[:, :, first:last], g)[0, 0]
+        spf = self.config.samples_per_frame
+        return _numpy(audio[(start - first) * spf : (end - first) * spf])
 
     def predict_durations(self, inputs: SynthesisInputs) -> np.ndarray:
         with torch.inference_mode():

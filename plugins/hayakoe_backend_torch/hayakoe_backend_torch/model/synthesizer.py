@@ -117,8 +117,11 @@ class JPExtraSynthesizer(nn.Module):
         length_scale: torch.Tensor,
         noise_scale_w: torch.Tensor,
         sdp_ratio: torch.Tensor,
+        decode: bool = True,
     ) -> InferResult:
-        """Full synthesis for B = 1 (inputs as in :meth:`predict_durations`)."""
+        """Full synthesis for B = 1 (inputs as in :meth:`predict_durations`). ``decode=False``
+        stops before the decoder (``audio`` is then empty): ``dec(z * y_mask, durations.g)`` on
+        any run of frames, with context, decodes them later."""
         dur = self.predict_durations(
             x,
             x_lengths,
@@ -140,7 +143,7 @@ class JPExtraSynthesizer(nn.Module):
         logs_p = torch.matmul(frames, text.logs_p.transpose(1, 2)).transpose(1, 2)
         z_p = m_p + torch.randn_like(m_p) * torch.exp(logs_p) * noise_scale
         z = self.flow(z_p, y_mask, dur.g)
-        audio = self.dec(z * y_mask, dur.g)
+        audio = self.dec(z * y_mask, dur.g) if decode else z.new_zeros(1, 1, 0)
         return InferResult(dur, y_lengths, y_mask, attn, m_p, logs_p, z_p, z, audio)
 
 

@@ -1,0 +1,279 @@
+"""Runtime API parity with upstream hayakoe 1.3.1: results, parameters, timings, streams, threads."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import itertools
+import subprocess
+import sys
+import threading
+import time
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+
+import hayakoe
+from hayakoe import TTS, AudioResult, Lang, PhonemeTiming, streaming_wav_header
+from hayakoe_core.audio import to_pcm16
+from hayakoe_core.errors import ArgumentError, HayakoeError
+from hayakoe_core.speaker import Speaker
+from hayakoe_core.style import UnknownStyleError
+from hayakoe_core.synthesis import SynthesisParams
+from hayakoe_core.utterance import Utterance
+from tests.support.repo import FIXTURES, make_repo
+
+QUIET = {"noise": 0.0, "noise_w": 0.0}
+UPSTREAM_PITCH = np.load(FIXTURES / "runtime" / "upstream_pitch.npz")
+#: upstream's streaming_wav_header(44100)
+UPSTREAM_HEADER = (
+    b"RIFF\xff\xff\xff\xffWAVEfmt \x10\x00\x00\x00\x01\x00\x01\x00D\xac\x00\x00\x88X\x01\x00\x02\x00\x10\x00"
+    b"data\xff\xff\xff\xff"
+)
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory) -> Path:
+    return make_repo(tmp_path_factory.mktemp("repo"), ("tiny", "other"))
+
+
+@pytest.fixture(scope="module")
+def tts(repo, tmp_path_factory) -> TTS:
+    cache = tmp_path_factory.mktemp("cache")
+    return (
+        TTS("cpu", cache_dir=cache).load("tiny", source=str(repo)).load("other", source=str(repo)).prepare()
+    )
+
+
+@pytest.fixture(scope="module")
+def speaker(tts) -> Speaker:
+    return tts.speakers["tiny"]
+
+
+@pytest.fixture(scope="module")
+def torch_speaker(repo, tmp_path_factory) -> Speaker:
+    tts = TTS("cpu", backend="torch", cache_dir=tmp_path_factory.mktemp("cache"))
+    return tts.load("tiny", source=str(repo)).prepare().speakers["tiny"]
+
+
+def test_exports_upstreams_names_and_imports_quickly() -> None:
+    assert {"TTS", "AudioResult", "PhonemeTiming", "Speaker", "Lang", "streaming_wav_header"} <= set(
+        hayakoe.__all__
+    )
+    code = (
+        "import sys, hayakoe; print(sorted(m for m in ('numpy', 'onnxruntime', 'torch') if m in sys.modules))"
+    )
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "[]"
+
+
+def test_peak_normalisation_is_upstreams() -> None:
+    samples = np.array([0.5, -0.25, 0.1, 0.3333, -0.5, 0.49999, 0.0001, -0.00001, 0.123456, -0.7], np.float32)
+    expected = [23405, -11702, 4681, 15601, -23405, 23404, 4, 0, 5778, -32767]
+    assert to_pcm16(samples, float(np.abs(samples).max())).tolist() == expected
+    assert to_pcm16(np.zeros(3, np.float32), 0.0).tolist() == [0, 0, 0]
+
+
+def test_result_bytes_wav_and_float_view(speaker: Speaker, tmp_path: Path) -> None:
+    audio = speaker.generate("こんにちは。さようなら。", **QUIET)
+    assert isinstance(audio, AudioResult) and audio.data.dtype == np.int16 and audio.timings is None
+    assert np.abs(audio.data).max() == 32767
+    assert audio.pcm_bytes() == audio.data.astype("<i2").tobytes()
+    with wave.open(io.BytesIO(audio.to_bytes())) as wav:
+        assert (wav.getnchannels(), wav.getsampwidth(), wav.getframerate()) == (1, 2, audio.sr)
+        assert wav.getnframes() == len(audio.data) and wav.readframes(len(audio.data)) == audio.pcm_bytes()
+    saved, sr = soundfile.read(str(audio.save(tmp_path / "out.wav")), dtype="float32")
+    assert sr == audio.sr
+    np.testing.assert_array_equal(saved, audio.as_float32())
+    assert audio.duration == pytest.approx(len(audio.data) / audio.sr)
+
+
+@pytest.mark.parametrize("key", ["1.0_1.0", "1.2_1.0", "1.0_1.5", "0.8_0.7"])
+def test_pitch_and_intonation_match_upstreams_world_round_trip(speaker: Speaker, key: str) -> None:
+    pitch, intonation = map(float, key.split("_"))
+    got = speaker.generate(
+        "今日はいい天気ですね。", pitch_scale=pitch, intonation_scale=intonation, **QUIET
+    ).data
+    expected = UPSTREAM_PITCH[key]
+    assert len(got) == len(expected)
+    assert np.abs(got.astype(int) - expected).max() <= 1  # the model's float output may differ by 1e-7
+
+
+def test_parameters_change_the_output_as_upstreams_do(speaker: Speaker) -> None:
+    text = "今日はいい天気ですね。"
+    base = speaker.generate(text, **QUIET)
+    assert len(speaker.generate(text, speed=1.5, **QUIET).data) > len(base.data)
+    assert len(speaker.generate(text, speed=0.5, **QUIET).data) < len(base.data)
+    assert not np.array_equal(speaker.generate(text, sdp_ratio=1.0, **QUIET).data, base.data)
+    assert not np.array_equal(speaker.generate(text, style="Happy", **QUIET).data, base.data)
+    assert np.array_equal(speaker.generate(text, style="Happy", style_weight=0.0, **QUIET).data, base.data)
+    assert np.array_equal(speaker.generate(text, lang="JP", **QUIET).data, base.data)
+    assert np.array_equal(speaker.generate(text, lang=Lang.JA, speaker_id=0, **QUIET).data, base.data)
+    noisy = [speaker.generate(text, noise=0.6, noise_w=0.0).data for _ in range(2)]
+    assert not np.array_equal(noisy[0], noisy[1])
+    batched = speaker.generate("はい。いいえ。", **QUIET)
+    single = speaker.generate("はい。いいえ。", batch_bert=False, **QUIET)
+    assert len(batched.data) == len(single.data)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"lang": "EN"}, r"lang 'EN' is not supported: only Japanese"),
+        ({"speaker_id": 1}, r"speaker_id 1 is out of range: 'tiny' has 1 speaker \(0\.\.0\)"),
+        ({"speaker_id": -1}, r"speaker_id -1 is out of range"),
+        ({"pitch_scale": 0.0}, r"pitch_scale must be a finite number above 0"),
+        ({"intonation_scale": float("nan")}, r"intonation_scale must be a finite number above 0"),
+    ],
+)
+def test_bad_arguments(speaker: Speaker, kwargs: dict, message: str) -> None:
+    with pytest.raises(ArgumentError, match=message):
+        speaker.generate("はい。", **kwargs)
+    with pytest.raises(ArgumentError, match=message):
+        speaker.stream("はい。", **kwargs)  # checked when the stream is made, not on first next()
+
+
+def test_styles_by_attribute(speaker: Speaker) -> None:
+    assert speaker.styles == ["Neutral", "Happy", "Sad", "Angry"] and speaker.styles.Happy == "Happy"
+    assert "Sad" in speaker.styles and not hasattr(speaker.styles, "Joy")
+    with pytest.raises(UnknownStyleError, match=r"unknown style 'Joy'; this speaker has: Neutral, Happy"):
+        speaker.styles.Joy  # noqa: B018
+    with pytest.raises(HayakoeError, match="unknown style 'Joy'"):
+        speaker.generate("はい。", style="Joy")
+
+
+@pytest.mark.parametrize("backend", ["torch", "onnx-reexported"])
+def test_timings_cover_the_audio_across_sentence_gaps(backend, torch_speaker, repo, tmp_path) -> None:
+    if backend == "torch":
+        speaker = torch_speaker
+    else:  # hayakoe's exporter gives the synthesizer a durations output
+        from hayakoe_backend_onnx.export import export_onnx
+
+        folder = repo / "onnx" / "speakers" / "tiny"
+        exported = tmp_path / "repo" / "onnx" / "speakers" / "tiny"
+        export_onnx(repo / "pytorch" / "speakers" / "tiny", exported)
+        for name in ("config.json", "style_vectors.npy"):
+            (exported / name).write_bytes((folder / name).read_bytes())
+        tts = TTS("cpu", cache_dir=tmp_path / "cache", bert_source=str(repo))
+        speaker = tts.load("tiny", source=str(tmp_path / "repo")).prepare().speakers["tiny"]
+    audio = speaker.generate("はい。いいえ。", with_timing=True, **QUIET)
+    timings = audio.timings
+    assert timings and all(isinstance(t, PhonemeTiming) for t in timings)
+    assert timings[0].start == 0.0 and timings[-1].end == pytest.approx(audio.duration, abs=1e-9)
+    assert [t.phoneme for t in timings if t.phoneme != "_"] == ["h", "a", "i", ".", "i", "i", "e", "."]
+    # contiguous within each sentence; the one jump is the pause between the sentences
+    jumps = [b.start - a.end for a, b in itertools.pairwise(timings) if abs(b.start - a.end) > 1e-9]
+    assert len(jumps) == 1 and jumps[0] >= 0.08 - 1e-9
+
+
+def test_timings_need_a_durations_output(speaker: Speaker) -> None:
+    with pytest.raises(HayakoeError, match=r"cannot report timings.*re-export it"):
+        speaker.generate("はい。", with_timing=True)
+
+
+def test_first_sentence_in_windows_equals_it_whole(speaker: Speaker, torch_speaker: Speaker) -> None:
+    text = "今日はとても良い天気なので、公園まで歩いて行きましょう。明日は雨です。"
+    for each in (speaker, torch_speaker):
+        params = SynthesisParams(style_vec=each._styles[0], noise_scale=0.0, noise_scale_w=0.0)
+
+        def pieces(windows: bool, each=each, params=params) -> list:
+            utterance = Utterance(
+                text, frontend=each._frontend, bert=each._bert, model=each.model, params=params
+            )
+            return list(utterance.pieces(first_in_windows=windows))
+
+        whole, windowed = pieces(False), pieces(True)
+        assert len(windowed) > len(whole)  # the first sentence came in several windows
+        np.testing.assert_allclose(
+            np.concatenate([p.audio for p in windowed]), np.concatenate([p.audio for p in whole]), atol=1e-5
+        )
+
+
+def test_stream_yields_segments_with_their_pauses(speaker: Speaker) -> None:
+    text = "こんにちは。さようなら。また明日。"
+    chunks = list(speaker.stream(text, **QUIET))
+    whole = speaker.generate(text, batch_bert=False, **QUIET)
+    assert sum(len(c.data) for c in chunks) == len(whole.data)
+    assert all(c.sr == whole.sr and c.data.dtype == np.int16 for c in chunks)
+    assert np.abs(chunks[0].data).max() == 32767  # later chunks keep the running peak's scale
+    assert list(speaker.stream("  ", **QUIET)) == []
+
+
+def test_stream_wav_is_one_playable_file(speaker: Speaker) -> None:
+    parts = list(speaker.stream_wav("こんにちは。さようなら。", **QUIET))
+    assert parts[0] == UPSTREAM_HEADER == streaming_wav_header(44100)
+    with wave.open(io.BytesIO(b"".join(parts))) as wav:
+        played = wav.readframes(10**9)
+    assert played == b"".join(parts[1:]) and len(played) > 0
+    assert list(speaker.stream_wav("")) == [UPSTREAM_HEADER]
+
+
+def test_a_stream_holds_the_lock_until_closed(speaker: Speaker) -> None:
+    stream = speaker.stream("こんにちは。さようなら。", **QUIET)
+    assert not speaker._lock.locked()
+    next(stream)
+    assert speaker._lock.locked()
+    stream.close()
+    assert not speaker._lock.locked()
+
+
+def test_four_threads_on_two_speakers(tts: TTS) -> None:
+    results: dict[tuple[str, int], AudioResult] = {}
+
+    def work(name: str, i: int) -> None:
+        results[name, i] = tts.speakers[name].generate("今日はいい天気ですね。", **QUIET)
+
+    threads = [threading.Thread(target=work, args=(n, i)) for n in ("tiny", "other") for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    assert len(results) == 4
+    first = results["tiny", 0].data
+    assert all(np.array_equal(r.data, first) for r in results.values())  # same files, no noise
+
+
+def test_async_api_and_many_waiting_streams(speaker: Speaker) -> None:
+    async def main() -> None:
+        single = await speaker.agenerate("はい。", **QUIET)
+        assert len(single.data) > 0
+
+        async def consume(i: int) -> int:
+            return sum([len(c.data) async for c in speaker.astream("はい。いいえ。", **QUIET)])
+
+        lengths = await asyncio.wait_for(asyncio.gather(*(consume(i) for i in range(12))), timeout=600)
+        assert len(set(lengths)) == 1
+        stream = speaker.astream_wav("こんにちは。さようなら。また明日。", **QUIET)
+        assert await stream.__anext__() == UPSTREAM_HEADER
+        await stream.__anext__()
+        assert speaker._lock.locked()
+        await stream.aclose()
+        assert not speaker._lock.locked()
+
+    asyncio.run(main())
+
+
+def test_load_defaults_to_hayakoe_source(repo, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("HAYAKOE_SOURCE", str(repo))
+    tts = TTS("cpu", cache_dir=tmp_path).load("tiny").prepare()
+    first = tts.speakers["tiny"]
+    tts.load("other").prepare(warmup=True)
+    assert tts.speakers["tiny"] is first and list(tts.speakers) == ["tiny", "other"]
+
+
+def test_prepare_from_several_threads_prepares_each_speaker_once(repo, tmp_path) -> None:
+    tts = TTS("cpu", cache_dir=tmp_path).load("tiny", source=str(repo))
+    seen: list[Speaker] = []
+
+    def prepare() -> None:
+        seen.append(tts.prepare().speakers["tiny"])
+
+    threads = [threading.Thread(target=prepare) for _ in range(3)]
+    start = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    assert len(seen) == 3 and all(s is seen[0] for s in seen) and time.monotonic() - start < 300
