@@ -51,16 +51,21 @@ def split_graphs(synthesizer: Path, cache: Path) -> SplitGraphs | None:
         return found
     if _read(folder / KEY_FILE) == f"{key}\nuncuttable":
         return None
-    folder.mkdir(parents=True, exist_ok=True)
     try:
-        cut = _cut(synthesizer, found)
-    except Exception:  # a graph onnx cannot take apart: synthesise whole, as before
-        cut = False
-    if not cut:
-        _write(folder / KEY_FILE, f"{key}\nuncuttable")
+        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            cut = _cut(synthesizer, found)
+        except OSError:
+            raise
+        except Exception:  # a graph onnx cannot take apart: synthesise whole, as before
+            cut = False
+        # last: a key never names graphs that are not all there
+        _write(folder / KEY_FILE, key if cut else f"{key}\nuncuttable")
+    except OSError:  # no room or no write access for derived graphs: synthesise whole this time
+        for partial in folder.glob(f".*.{os.getpid()}.partial"):
+            partial.unlink(missing_ok=True)
         return None
-    _write(folder / KEY_FILE, key)  # last: a key never names graphs that are not all there
-    return found
+    return found if cut else None
 
 
 def _cut(synthesizer: Path, out: SplitGraphs) -> bool:
