@@ -59,8 +59,8 @@ PRECISION = "f32"
 MIN_PHONES = 5
 #: The latent lengths (frames) the cut decoder runs on: a latent is padded up to the next one,
 #: longer ones go in windows of the last. Steps of about 2^(1/3): at most ~26% (mean ~11%) padding
-#: for a short utterance, 13 shapes in all (measured on the full-size speaker: ~0.2 MiB per frame
-#: each, ~600 MiB if a process meets every one).
+#: for a short utterance, 13 shapes in all (~0.2 MiB per frame each on the full-size speaker, so
+#: an estimated ~0.7 GiB if a process meets every one).
 DECODER_LENGTHS = (32, 40, 48, 64, 80, 104, 128, 160, 208, 256, 320, 408, 512)
 
 
