@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -63,3 +64,13 @@ def test_short_inputs_run_whole_on_onnxruntime(speakers) -> None:
     assert cut.encode(inputs) is None
     expected = whole.synthesize(inputs).audio
     np.testing.assert_allclose(cut.synthesize(inputs).audio, expected, rtol=0, atol=1e-5)
+
+
+def test_an_unreadable_synthesizer_with_a_cache_is_a_config_error(tmp_path: Path) -> None:
+    from hayakoe_core.errors import ConfigError
+
+    folder = tmp_path / "speaker"
+    shutil.copytree(TINY / "onnx", folder)
+    (folder / "synthesizer.onnx").write_bytes(b"not a graph")
+    with pytest.raises(ConfigError, match=r"synthesizer\.onnx"):
+        OpenVinoSpeaker.load(folder, model_cache=tmp_path / "cache")

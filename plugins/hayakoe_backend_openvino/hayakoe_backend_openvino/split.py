@@ -56,7 +56,10 @@ def split_graphs(synthesizer: Path, folder: Path) -> SplitGraphs | None:
         return found
     import openvino as ov
 
-    parts = _cut(ov.Core(), synthesizer)
+    try:
+        parts = _cut(ov.Core(), synthesizer)
+    except RuntimeError:  # a file OpenVINO cannot read: opening it whole reports why
+        return None
     if parts is None:
         return None
     written: list[Path] = []
