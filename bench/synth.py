@@ -11,7 +11,8 @@
    same audio length and times are comparable run to run.
 3. Measures, each in its own process (so peak RSS is that backend's alone): hayakoe's
    ``OnnxSpeaker`` (onnx), ``OpenVinoSpeaker`` (openvino: the same graphs compiled by OpenVINO,
-   FP32, its model cache under the work dir, filled by an untimed first load),
+   FP32, its model cache under the work dir, filled by an untimed first load; with that cache
+   the decoder runs padded to fixed lengths, see the backend's split module),
    hayakoe's ``TorchSpeaker`` on CPU (torch), and the baseline (upstream):
    the same synthesizer.onnx run the way upstream hayakoe 1.3.1 runs it (a default
    ``onnxruntime.InferenceSession``: ORT_ENABLE_ALL, default thread pools with spinning), inside a
