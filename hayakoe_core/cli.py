@@ -26,10 +26,20 @@ from hayakoe_core.layout import is_repo_root
 from hayakoe_core.registry import Store, get_registry
 
 
+class _UsageLine(click.UsageError):
+    """A usage error shown as one line (click's own adds the usage and a hint: three lines)."""
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"Error: {self.format_message()}", err=True)
+
+
 class _Group(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except click.UsageError as exc:
+            where = exc.ctx.command_path if exc.ctx is not None else ctx.command_path
+            raise _UsageLine(f"{exc.format_message()} (see {where} --help)") from None
         except HayakoeError as exc:
             line = redact(str(exc)).strip().splitlines()
             raise click.ClickException(line[0] if line else type(exc).__name__) from None

@@ -47,11 +47,13 @@ def speakers_from_paths(paths: Iterable[str]) -> dict[str, list[str]]:
 
     ``["onnx/speakers/a/config.json", "pytorch/speakers/a/x.safetensors"]`` →
     ``{"onnx": ["a"], "pytorch": ["a"]}``. Paths that are not inside a speaker folder, and names
-    starting with ``.`` (staging or trash folders), are ignored.
+    starting with ``.`` (staging or trash folders), are ignored. The paths usually come from a
+    store's listing, so each is checked first: one with ``..``, an absolute part or a backslash
+    raises :class:`~hayakoe_core.errors.UnsafePathError`.
     """
     found: dict[str, set[str]] = {}
     for path in paths:
-        parts = path.split("/")
+        parts = safe_relpath(path).split("/")
         if _in_speaker(parts):
             found.setdefault(parts[0], set()).add(parts[2])
     return {folder: sorted(names) for folder, names in sorted(found.items())}

@@ -124,6 +124,8 @@ def open_folder(folder: str | Path) -> SpeakerSource:
     A folder at ``<dataset>/exports/<model>`` is taken as that dataset's export (labelled and
     cached as :func:`find_datasets` would)."""
     path = Path(folder).expanduser()
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"{path} is a file, not a folder (give the speaker folder with --folder)")
     if not path.is_dir():
         raise ConfigError(f"{path}: no such folder (give a speaker folder with --folder)")
     for required in (CONFIG, STYLE_VECTORS):

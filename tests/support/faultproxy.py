@@ -11,6 +11,7 @@ Put it in front of a real server (the Hub test server, SeaweedFS) and point the 
         proxy.set_fault(Fault.reset(after=0))          # TCP RST (after N response bytes)
         proxy.set_fault(Fault.stall(), skip=2)         # the first two connections pass, later ones stall
         proxy.set_fault(Fault.drop_after(0), count=1)  # only the next connection is dropped
+        proxy.set_fault(Fault.rewrite(b"_x_", b"../"))  # a hostile server: same-length edits
 
 A fault applies to connections accepted after it is set; ``skip`` lets that many through first
 and ``count`` limits how many suffer it (then traffic passes again). Clients keep connections
@@ -44,10 +45,12 @@ _JOIN_S = 2.0
 class Fault:
     """What a connection suffers. Build with the class methods."""
 
-    kind: str = "pass"  # pass | stall | drop | trickle | reset
+    kind: str = "pass"  # pass | stall | drop | trickle | reset | rewrite
     after: int = 0  # drop/reset: response bytes forwarded first
     chunk: int = 0  # trickle: bytes per step
     interval: float = 0.0  # trickle: seconds between steps
+    old: bytes = b""  # rewrite: what to replace in each response chunk ...
+    new: bytes = b""  # ... and by what (the same length, so Content-Length stays true)
 
     @classmethod
     def passthrough(cls) -> Fault:
@@ -72,6 +75,15 @@ class Fault:
     def reset(cls, after: int = 0) -> Fault:
         """Forward ``after`` response bytes, then abort the connection with a TCP RST."""
         return cls("reset", after=after)
+
+    @classmethod
+    def rewrite(cls, old: bytes, new: bytes) -> Fault:
+        """Replace ``old`` by ``new`` in every response chunk: a server that answers what the
+        real one never would (e.g. a listing with ``../`` keys). Both must have the same length;
+        a pattern split between two chunks is missed, so keep the response it is in small."""
+        if len(old) != len(new) or not old:
+            raise ValueError("rewrite needs a non-empty pattern and a replacement of the same length")
+        return cls("rewrite", old=old, new=new)
 
 
 class FaultProxy:
@@ -252,6 +264,8 @@ class FaultProxy:
                 break
             if fault.kind in ("drop", "reset"):
                 data = data[: fault.after - sent]
+            if fault.kind == "rewrite":
+                data = data.replace(fault.old, fault.new)
             if not self._deliver(client, data, fault):
                 break
             sent += len(data)

@@ -41,7 +41,9 @@ def find_credentials(target: Target) -> str | None:
 
 def probe(target: Target) -> None:
     """A token is there, the Hub knows it, it may write, its owner may write to the repo's
-    namespace, and the repo is reachable (a missing one is fine: publishing creates it)."""
+    namespace, and the repo is reachable (a missing one is fine: publishing creates it). A URL
+    that pins a commit is refused first: only a branch can be published to."""
+    hub.branch_to_write(target)
     source = find_credentials(target)
     repo, api = target.location, hub._api(target)
     if source is None:
