@@ -7,17 +7,20 @@ theirs.
 No message may show a secret, not even one in a chained cause that a traceback would print:
 :func:`redact` removes them from a text and :func:`scrub` from an exception and its whole chain.
 Plugins call ``scrub`` on what they raise; the registry and the CLI do it again for everything.
+The store clients' own loggers (which at DEBUG show URLs with their user-info) get a filter
+that redacts every record: :func:`redact_logs`.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from collections.abc import Iterable
 
 # Environment variables whose values are secrets, by name (HF_TOKEN, AWS_SECRET_ACCESS_KEY,
 # AWS_SESSION_TOKEN, a plugin's own FOO_PASSWORD, ...): their values are redacted wherever they appear.
-_SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|API_?KEY", re.IGNORECASE)
+_SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|API_?KEY|_KEY$", re.IGNORECASE)
 _SHORTEST_SECRET = 6  # shorter values would redact ordinary words
 # "scheme://user:password@host" (and "scheme://token@host"): everything before the "@".
 _USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)[^/\s@'\"<>]+@")
@@ -96,10 +99,12 @@ class Interrupted(HayakoeError):
 
 
 def secret_values(extra: Iterable[str | None] = ()) -> list[str]:
-    """The secrets to hide: values of secret-looking environment variables, plus ``extra``."""
-    found = [v for k, v in os.environ.items() if _SECRET_NAME.search(k)]
-    found += [v for v in extra if v]
-    return sorted({v for v in found if len(v) >= _SHORTEST_SECRET}, key=len, reverse=True)
+    """The secrets to hide, longest first (so none is left half-replaced): values of
+    secret-looking environment variables (short ones excepted, such as a flag's ``1``), plus
+    every non-empty value in ``extra``, which the caller names as secret whatever its length."""
+    found = {v for k, v in os.environ.items() if _SECRET_NAME.search(k) and len(v) >= _SHORTEST_SECRET}
+    found |= {v for v in extra if v}
+    return sorted(found, key=len, reverse=True)
 
 
 def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
@@ -144,3 +149,35 @@ def _shows_secret(exc: BaseException, secrets: list[str]) -> bool:
     except Exception:  # a broken __str__ shows nothing
         return False
     return redact(text, secrets) != text
+
+
+class _Redacting(logging.Filter):
+    """Redacts a record's message, and the exception it carries, before any handler sees it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a record that cannot be formatted shows nothing of its arguments
+            record.msg, record.args = f"(unformattable {record.levelname} record)", None
+            message = record.msg
+        clean = redact(message)
+        if clean != message:
+            record.msg, record.args = clean, None
+        if record.exc_info and record.exc_info[1] is not None:
+            scrub(record.exc_info[1])
+            record.exc_text = None
+        return True
+
+
+_REDACTING = _Redacting()
+
+
+def redact_logs(*packages: str) -> None:
+    """Put the redacting filter on every logger that exists now under ``packages`` (top-level
+    names, e.g. ``"botocore"``). A logger's filters do not see its children's records, so each
+    logger gets its own; call this when a client is made, after its modules created theirs."""
+    for name in list(logging.root.manager.loggerDict):
+        if name.split(".")[0] in packages:
+            logger = logging.getLogger(name)
+            if _REDACTING not in logger.filters:
+                logger.addFilter(_REDACTING)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -27,14 +26,12 @@ from pathlib import Path
 from typing import Any
 
 from hayakoe_core.atomic import replacing
+from hayakoe_core.errors import redact, secret_values
 from hayakoe_core.tts import DEFAULT_BACKENDS
 
 VERIFY_TEXT = "テスト音声です。"
 DEFAULT_VERIFY_DIR = Path(".verify_audio")
 DEFAULT_TIMEOUT = 600.0
-# Environment variables whose values are never shown (besides those the caller names).
-_SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|_KEY$", re.IGNORECASE)
-_MIN_SECRET_LEN = 6
 
 
 @dataclass(frozen=True)
@@ -81,11 +78,11 @@ def verify_speaker(
     and keys are always kept out). Never raises for a failed check: the result says why.
     """
     started = time.monotonic()
-    hidden = _secret_values(secrets)
+    hidden = secret_values(secrets)
 
     def outcome(ok: bool, **fields: Any) -> Verification:
         if fields.get("reason"):
-            fields["reason"] = _scrub(fields["reason"], hidden)
+            fields["reason"] = " ".join(redact(fields["reason"], hidden).split())
         return Verification(backend, device, ok, seconds=time.monotonic() - started, **fields)
 
     with tempfile.TemporaryDirectory(prefix="hayakoe-verify-") as tmp:
@@ -123,17 +120,3 @@ def verify_speaker(
         with replacing(wav) as part:
             shutil.copyfile(work / "audio.wav", part)
         return outcome(True, wav=wav, duration=result["duration"], sample_rate=result["sample_rate"])
-
-
-def _secret_values(extra: Iterable[str]) -> list[str]:
-    """The caller's secrets and the values of secret-looking variables (short values, such as a
-    flag's ``1``, excepted), longest first so that no secret is left half-replaced."""
-    named = {v for k, v in os.environ.items() if _SECRET_NAME.search(k) and len(v) >= _MIN_SECRET_LEN}
-    return sorted(named | {v for v in extra if v}, key=len, reverse=True)
-
-
-def _scrub(text: str, secrets: list[str]) -> str:
-    """``text`` on one line, every secret value replaced by ``***``."""
-    for secret in secrets:
-        text = text.replace(secret, "***")
-    return " ".join(text.split())

@@ -23,6 +23,7 @@ import httpx2
 from huggingface_hub import constants
 from huggingface_hub.utils import get_session
 
+from hayakoe_core.errors import redact_logs
 from hayakoe_core.network import timeouts
 from hayakoe_core.types import Target
 from hayakoe_dest_hf.errors import hub_errors
@@ -57,8 +58,10 @@ def _quieten_client_loggers() -> None:
 
 @contextmanager
 def hub_call(target: Target, path: str = "") -> Iterator[None]:
-    """Around every operation: bounded waits, no client chatter, failures as one-line errors."""
+    """Around every operation: bounded waits, no client chatter, no secret in its logs (the
+    endpoint's user-info is in every URL the HTTP client logs), failures as one-line errors."""
     _quieten_client_loggers()
+    redact_logs("huggingface_hub", "httpx2", "httpcore2", "httpx", "httpcore")
     limits = timeouts()
     get_session().timeout = httpx2.Timeout(limits.read, connect=limits.connect)
     _quiet.active = True

@@ -33,6 +33,7 @@ from hayakoe_core.errors import (
     UnreachableError,
     UrlError,
     redact,
+    redact_logs,
     scrub,
 )
 from hayakoe_core.network import timeouts
@@ -87,26 +88,30 @@ def make_client() -> Any:
     """The S3 client for the current environment, shared by every call made with the same AWS
     settings and timeouts (building one costs ~0.1 s; boto3 clients are safe to share between
     threads)."""
-    endpoint_shown()
+    endpoint = endpoint_shown()
     limits = timeouts()
     key = (tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("AWS_"))), limits)
     with _CLIENTS_LOCK:
         client = _CLIENTS.get(key)
         if client is None:
-            client = _CLIENTS[key] = _new_client()
+            client = _CLIENTS[key] = _new_client(endpoint)
     return client
 
 
-def _new_client() -> Any:
+def _new_client(endpoint: str | None) -> Any:
+    """A client for ``endpoint`` (``None``: AWS), given without the user-info S3 has no use for,
+    so that no URL the client logs or raises carries it."""
     import boto3
     from botocore.config import Config
 
+    redact_logs("boto3", "botocore", "s3transfer", "urllib3")
     limits = timeouts()
     retries: dict[str, Any] = {"mode": "standard"}
     if not os.environ.get("AWS_MAX_ATTEMPTS"):
         retries["total_max_attempts"] = limits.attempts
     return boto3.session.Session().client(
         "s3",
+        endpoint_url=endpoint,
         region_name=os.environ.get("AWS_REGION") or None,
         config=Config(
             connect_timeout=limits.connect,
