@@ -5,6 +5,7 @@ the endpoint URLs the way a user might: the errors name the endpoint, and the cl
 exceptions underneath carry the URL too.
 """
 
+import logging
 import os
 import socket
 import subprocess
@@ -14,7 +15,7 @@ import traceback
 import pytest
 
 from hayakoe import TTS
-from hayakoe_core.errors import HayakoeError, UnreachableError, redact, scrub
+from hayakoe_core.errors import HayakoeError, UnreachableError, redact, redact_logs, scrub
 
 SECRET = "SeKr3tValue_9f8e7d"
 
@@ -68,7 +69,21 @@ def test_scrub_cleans_the_whole_chain_and_cuts_what_it_cannot_clean():
     assert "http://***@host" in printed  # the cleanable cause is kept, redacted
 
 
-def test_s3_endpoint_with_credentials_api_and_cli(monkeypatch, tmp_path):
+def test_client_loggers_are_redacted_with_the_exceptions_they_carry(monkeypatch, caplog):
+    monkeypatch.setenv("MY_SERVICE_TOKEN", SECRET)
+    logger = logging.getLogger("hayakoe_test_client.transport")
+    redact_logs("hayakoe_test_client")
+    caplog.set_level(logging.DEBUG)
+    try:
+        raise OSError(f"connect to http://u:{SECRET}@host failed")
+    except OSError:
+        logger.debug("GET %s", f"http://u:{SECRET}@host/x", exc_info=True)
+    logger.debug("token %s", SECRET)
+    assert SECRET not in caplog.text
+    assert "GET http://***@host/x" in caplog.text and "connect to http://***@host failed" in caplog.text
+
+
+def test_s3_endpoint_with_credentials_api_and_cli(monkeypatch, tmp_path, caplog):
     endpoint = f"http://key:{SECRET}@127.0.0.1:{closed_port()}"
     env = {
         "AWS_ENDPOINT_URL_S3": endpoint, "AWS_ACCESS_KEY_ID": "AKIDTEST", "AWS_SECRET_ACCESS_KEY": "x" * 20,
@@ -76,9 +91,11 @@ def test_s3_endpoint_with_credentials_api_and_cli(monkeypatch, tmp_path):
     }
     for key, value in env.items():
         monkeypatch.setenv(key, value)
+    caplog.set_level(logging.DEBUG)
     with pytest.raises(UnreachableError) as info:
         TTS("cpu", cache_dir=tmp_path).load("tiny", source="s3://voices/x").prepare()
     assert SECRET not in everything_printed(info.value)
+    assert caplog.records and SECRET not in caplog.text  # botocore logs every URL at DEBUG
     say = ["say", "はい。", "--source", "s3://voices/x", "--speaker", "tiny", "--cache-dir", str(tmp_path)]
     for args in (["list", "s3://voices/x"], [*say, "-o", str(tmp_path / "o.wav")]):
         out = run(["-m", "hayakoe", *args], **env)
