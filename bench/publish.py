@@ -63,7 +63,7 @@ PREFIX = "voices"
 SYNC_PREFIX = "synced"
 AWSCLI = ("awscli",)
 TORCH = "torch==2.13.0"  # the CPU wheel the project pins (scripts/install.sh)
-UPSTREAM_EXPORT = ("hayakoe[gpu]==1.3.1", TORCH)
+UPSTREAM_EXPORT = ("hayakoe[gpu]==1.3.1", TORCH, "onnx")  # torch.onnx.export needs onnx
 TRANSFER_TARGET = 1.0
 UNCHANGED_TARGET = 0.05
 _MODEL_SUFFIXES = (".onnx", ".data", ".safetensors", ".npy")
