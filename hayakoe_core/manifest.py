@@ -10,6 +10,8 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import json
+import threading
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -26,6 +28,11 @@ FORMAT = "hayakoe-speaker"
 VERSION = 1
 MAX_MANIFEST_BYTES = 1 << 20  # a manifest lists a handful of files: a few KiB
 _CHUNK = 1 << 20
+# sha256_file's memory: digests by file stamp, the most recent few hundred files.
+_DIGESTS: dict[tuple[int, ...], str] = {}
+_DIGESTS_LOCK = threading.Lock()
+_DIGESTS_KEPT = 512
+_SETTLED_NS = 2_000_000_000  # FAT's 2 s: the coarsest timestamps a cache folder may sit on
 
 
 class IntegrityError(HayakoeError):
@@ -172,12 +179,31 @@ class Inspection:
 
 
 def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file's bytes."""
+    """Hex sha256 of a file's bytes.
+
+    A file this process hashed already is not read again while its stamp (device, inode, size,
+    mtime, ctime: see :meth:`Manifest.inspect`) is unchanged — a publish names the same files
+    to the manifest, the receipt and the destination plugin. Only a file last changed at least
+    :data:`_SETTLED_NS` before it was hashed is remembered: a write within the filesystem's
+    timestamp granularity of the hashing could leave the stamp as it was.
+    """
+    before = path.stat()
+    stamp = (before.st_dev, before.st_ino, before.st_size, before.st_mtime_ns, before.st_ctime_ns)
+    known = _DIGESTS.get(stamp)
+    if known is not None:
+        return known
+    started = time.time_ns()
     digest = hashlib.sha256()
     with path.open("rb") as f:
         while chunk := f.read(_CHUNK):
             digest.update(chunk)
-    return digest.hexdigest()
+    hexdigest = digest.hexdigest()
+    if started - max(before.st_mtime_ns, before.st_ctime_ns) >= _SETTLED_NS:
+        with _DIGESTS_LOCK:
+            _DIGESTS[stamp] = hexdigest
+            while len(_DIGESTS) > _DIGESTS_KEPT:
+                del _DIGESTS[next(iter(_DIGESTS))]
+    return hexdigest
 
 
 def build_manifest(

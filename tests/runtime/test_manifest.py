@@ -1,6 +1,7 @@
 """Manifest v1: writer, reader, forward compatibility, verification."""
 
 import json
+import os
 
 import pytest
 
@@ -78,3 +79,38 @@ def test_verify_names_the_bad_file_and_removes_it(folder, damage, message):
     with pytest.raises(IntegrityError, match=message):
         manifest.verify(folder)
     assert not (folder / "sub/w.bin").exists() or "config" in message
+
+
+def test_a_settled_file_is_hashed_once_per_stamp(tmp_path, monkeypatch):
+    import hashlib
+
+    from hayakoe_core import manifest
+
+    path = tmp_path / "w.bin"
+    path.write_bytes(b"\x01" * 1000)
+    monkeypatch.setattr(manifest, "_SETTLED_NS", 0)  # as if written long ago
+    reads = []
+    real = hashlib.sha256
+    monkeypatch.setattr(hashlib, "sha256", lambda *a: reads.append(1) or real(*a))
+    first = manifest.sha256_file(path)
+    assert manifest.sha256_file(path) == first == real(b"\x01" * 1000).hexdigest()
+    assert len(reads) == 1
+    os.link(path, tmp_path / "again.bin")  # a new link changes the inode's ctime: hashed anew
+    assert manifest.sha256_file(tmp_path / "again.bin") == first
+    assert len(reads) == 2
+
+
+def test_a_file_changed_moments_ago_is_not_remembered(tmp_path, monkeypatch):
+    """Timestamps can be coarser than the time between a write and the hashing (FAT: 2 s), so a
+    rewrite right after could keep the stamp: such a file is read on every call."""
+    import hashlib
+
+    from hayakoe_core.manifest import sha256_file
+
+    path = tmp_path / "w.bin"
+    path.write_bytes(b"\x01" * 1000)
+    reads = []
+    real = hashlib.sha256
+    monkeypatch.setattr(hashlib, "sha256", lambda *a: reads.append(1) or real(*a))
+    assert sha256_file(path) == sha256_file(path)
+    assert len(reads) == 2
