@@ -45,12 +45,14 @@ def fetch(folder: Path, into: Path) -> Path:
         shutil.rmtree(leftover, ignore_errors=True)
     for _ in range(ATTEMPTS):
         source = swap.readable(folder)
-        if source is None or not any(source.iterdir()):
+        if source is None:
             raise NotFoundError(f"nothing at {folder}")
         try:
+            if not any(source.iterdir()):
+                raise NotFoundError(f"nothing at {folder}")
             if _take(source, into):
                 return into
-        except FileNotFoundError:  # swapped out and removed while linking
+        except FileNotFoundError:  # swapped out and removed meanwhile
             pass
         except _CannotLink:
             return folder

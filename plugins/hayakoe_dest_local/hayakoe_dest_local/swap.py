@@ -26,7 +26,9 @@ def readable(folder: Path) -> Path | None:
     if folder.is_dir():
         return folder
     trash = _trash(folder)
-    return trash[-1] if trash else None
+    if trash:
+        return trash[-1]
+    return folder if folder.is_dir() else None  # the swap may have finished meanwhile
 
 
 def folders(parent: Path) -> dict[str, Path]:
