@@ -6,9 +6,11 @@ standard chain, the region from ``AWS_REGION`` (passed to the client: botocore i
 ``when_required``, which R2 needs); see :mod:`hayakoe_dest_s3.client`. Fetch mirrors one prefix
 into the cache, downloading only objects whose ETag or size changed
 (:mod:`hayakoe_dest_s3.fetch_state`). A promote changes the live objects one by one, so a fetch
-waits while a lease is held (at most the lease's length) and is made again (bounded) when a
-change overlapped it — the state object's token moved, or a lease was held at its start or end —
-so a load gets one version whole; the loader's manifest check remains the judge.
+that downloaded anything mirrors the prefix again between two reads of the state object,
+waiting while a lease is held (at most the lease's length) and repeating (bounded) when a change
+overlapped it — the token moved, or a lease was held at either read — so a load gets one
+version whole; the loader's manifest check remains the judge. A warm fetch (nothing to
+download: the cache mirrors a listing that a finished fetch checked) costs one listing.
 
 Publishing keeps its objects under ``<prefix>/.hayakoe/``, which readers never look at:
 
@@ -110,12 +112,13 @@ def _download(client: Any, bucket: str, remote: RemoteFile, folder: Path, bar: B
 def hayakoe_fetch(target: Target, prefix: str, cache_dir: Path, progress: Progress) -> Path:
     rel = safe_relpath(prefix, allow_empty=True)
     with connect(target) as client:
-        for _ in range(FETCH_ATTEMPTS):
-            before = _version(client, target, wait=state.lease_seconds())
-            _mirror(client, target, cache_dir, rel, progress)
-            after = _version(client, target) if before is not None else None
-            if before is None or after is None or state.unchanged_between(before, after):
-                break
+        if _mirror(client, target, cache_dir, rel, progress):  # else it mirrored a finished state
+            for _ in range(FETCH_ATTEMPTS):
+                before = _version(client, target, wait=state.lease_seconds())
+                _mirror(client, target, cache_dir, rel, progress, again=True)
+                after = _version(client, target) if before is not None else None
+                if before is None or after is None or state.unchanged_between(before, after):
+                    break
     return cache_dir / rel
 
 
@@ -132,8 +135,11 @@ def _version(client: Any, target: Target, wait: float = 0.0) -> state.Seen | Non
         raise
 
 
-def _mirror(client: Any, target: Target, cache_dir: Path, rel: str, progress: Progress) -> None:
-    """Download the objects under ``rel`` that the cache lacks or holds in another version."""
+def _mirror(
+    client: Any, target: Target, cache_dir: Path, rel: str, progress: Progress, *, again: bool = False
+) -> int:
+    """Download the objects under ``rel`` that the cache lacks or holds in another version;
+    how many that was. ``again``: a check after a first mirror, which shows no bar for nothing."""
     folder = cache_dir / rel
     remote_folder = target.join(rel)
     source = f"s3://{target.location}/{remote_folder}".rstrip("/")
@@ -148,11 +154,13 @@ def _mirror(client: Any, target: Target, cache_dir: Path, rel: str, progress: Pr
         cached.record(folder, f)
 
     try:
-        with progress.bar(f"download {source}", sum(f.size for f in todo)) as bar:
-            run_all(fetch_one, todo)
+        if todo or not again:
+            with progress.bar(f"download {source}", sum(f.size for f in todo)) as bar:
+                run_all(fetch_one, todo)
         cached.drop_missing(folder, remote)
     finally:
         cached.save()
+    return len(todo)
 
 
 # --- reading, listing, delete ------------------------------------------------------------------
