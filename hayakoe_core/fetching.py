@@ -23,7 +23,7 @@ costs a full read of each speaker (~0.3 s per 250 MB); size and mtime alone miss
 restores both. ctime closes that gap for the price of one ``stat``: every write and every
 ``utime`` updates it and nothing a user can call sets it back. A bad file is removed (with the
 blob it links to, when it is a link into the cache) and the folder is fetched again, once; only a
-second failure is an error. Folders read in place (local stores) get the size check.
+second failure is an error. Folders a plugin reads in place get the size check.
 
 **Offline and unreachable stores**: the folder last verified for a source and prefix is used
 without asking anyone when asked to (``offline=True``; stores that need no network are still read

@@ -153,9 +153,9 @@ def hayakoe_fetch(target: Target, prefix: str, cache_dir: Path, progress: Progre
     """Make the files under ``<target>/<prefix>/`` available locally and return that folder.
 
     ``cache_dir`` is a folder reserved for this target by the caller (it may hold an earlier
-    fetch); a plugin that reads files in place (local folders) returns their folder and ignores
-    it. Downloads are atomic per file (temporary name, then rename) and files already present
-    and unchanged are not downloaded again; a file that is missing or changed locally is
+    fetch); a plugin that reads files in place returns their folder and ignores it. Downloads
+    are atomic per file (temporary name, then rename) and files already present and unchanged
+    are not downloaded again; a file that is missing or changed locally is
     downloaded again (the runtime removes a damaged file and calls fetch once more to repair it).
     The caller holds an exclusive lock on ``cache_dir`` meanwhile, so the plugin may remove what
     its own killed downloads left there. Report bytes on ``progress`` from the loop that moves

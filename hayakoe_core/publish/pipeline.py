@@ -49,7 +49,8 @@ from hayakoe_core.registry import Capability, Registry, Store, get_registry
 from hayakoe_core.tts import BERT_SOURCE_ENV, DEFAULT_BERT_SOURCE
 from hayakoe_core.types import BackendInfo, DestinationState, Staging, new_staging_id
 
-#: How many times a promote is retried after a conflict, and the longest wait between tries.
+#: How many times a promote is retried after a conflict, and the longest wait for a busy
+#: destination (one that moved is re-read at once).
 PROMOTE_ATTEMPTS = 6
 _MAX_WAIT = 16.0
 
@@ -384,9 +385,11 @@ class Pipeline:
                             f"{self.store.url} kept changing while publishing ({conflict}); "
                             "nothing of this publish was made visible: run the command again"
                         ) from None
-                    time.sleep(min(_MAX_WAIT, 0.5 * 2**attempt))
-                    if conflict.busy:
+                    if conflict.busy:  # another promote is running: give it time
+                        time.sleep(min(_MAX_WAIT, 0.5 * 2**attempt))
                         continue
+                    # It moved (another publish finished): re-read it now; waiting would only give
+                    # a third publisher time to move it again.
                     self.note(f"promote: {self.store.url} changed meanwhile; re-reading it")
                     fresh = inspect_destination(self.store, self.plan.name, self.registry)
                     self._refuse_if_speaker_changed(inspection, fresh)

@@ -16,6 +16,7 @@ from hayakoe_core.registry import get_registry
 from hayakoe_core.testing import read_tree, write_tree
 from hayakoe_core.types import new_staging_id
 from hayakoe_dest_local import publish, swap
+from tests.support.mounts import small_disk
 
 OLD = {"config.json": b"old", "a.bin": b"A" * 1000}
 NEW = {"config.json": b"new", "b.bin": b"B" * 1000}
@@ -56,7 +57,10 @@ def test_crash_between_renames_restores_old(repo, tmp_path, monkeypatch):
     monkeypatch.setattr(swap.os, "rename", real_rename)
     folder = root / "onnx/speakers/spk"
     assert not folder.exists()
-    assert read_tree(store.fetch("onnx/speakers/spk", tmp_path / "cache")) == OLD
+    assert read_tree(store.fetch("onnx/speakers/spk", tmp_path / "cache")) == OLD  # from the trash
+    assert store.list_speakers() == {"onnx": ["other", "spk"]}
+    assert not folder.exists(), "readers rename nothing: only a writer, holding the lock, recovers"
+    swap.recover(folder)  # what the next promote or delete does first
     assert sorted(p.name for p in folder.parent.iterdir()) == ["other", "spk"]
 
 
@@ -103,16 +107,25 @@ def test_crash_while_staging_keeps_live_and_leaves_no_staging(repo, tmp_path, mo
     assert not (root / ".hayakoe" / "staging").exists()
 
 
-def test_upload_replaces_and_fetch_reads_in_place(repo, tmp_path):
+def test_upload_replaces_and_fetch_links_a_snapshot(repo, tmp_path):
     store, root = repo
     before = store.read_state()
     store.upload(tree(tmp_path / "new", "spk", NEW))
     fetched = store.fetch("onnx/speakers/spk", tmp_path / "cache")
-    assert fetched == root / "onnx/speakers/spk"
+    assert fetched == tmp_path / "cache/onnx/speakers/spk"
     assert read_tree(fetched) == NEW
-    assert not (tmp_path / "cache").exists()
+    live = root / "onnx/speakers/spk"
+    assert all((fetched / rel).samefile(live / rel) for rel in NEW), "hard links: no byte copied"
     assert store.read_state() != before  # an upload moves the state too: promotes notice it
     assert sorted(p.name for p in (root / ".hayakoe").iterdir()) == ["lock", "state.json"]
+
+
+def test_fetch_reads_in_place_where_no_link_can_be_made(repo, tmp_path):
+    store, root = repo
+    with small_disk(tmp_path / "disk", "64k") as disk:  # another filesystem
+        fetched = store.fetch("onnx/speakers/spk", disk / "cache")
+        assert fetched == root / "onnx/speakers/spk" and read_tree(fetched) == OLD
+        assert not any((disk / "cache").rglob("*.bin")), "nothing is copied"
 
 
 HOLD_LOCK = textwrap.dedent("""

@@ -1,6 +1,8 @@
 """Local and NFS folders: ``file:///abs/path``, ``/abs/path``, ``./rel/path``.
 
-Speakers are read in place (fetch copies nothing). Publishing stages in a hidden folder beside the
+A fetch hard-links the folder's files into the cache, a snapshot taken whole, so that a publish
+meanwhile never mixes two versions in one load; where links cannot be made it reads the folder in
+place (:mod:`hayakoe_dest_local.snapshot`). Publishing stages in a hidden folder beside the
 live ones and promotes by renames under an exclusive lock (:mod:`hayakoe_dest_local.publish`);
 ``upload`` is a stage and a promote in one. A crash at any point leaves every speaker folder old or
 new, never mixed (:mod:`hayakoe_dest_local.swap`).
@@ -18,7 +20,7 @@ from hayakoe_core.layout import local_files, speakers_from_paths
 from hayakoe_core.paths import safe_relpath, speaker_prefix
 from hayakoe_core.progress import Progress
 from hayakoe_core.types import DestinationInfo, DestinationState, Setting, Staging, Target, new_staging_id
-from hayakoe_dest_local import publish, swap
+from hayakoe_dest_local import publish, snapshot, swap
 
 NAME = "local"
 
@@ -64,10 +66,11 @@ def _path(target: Target, *parts: str) -> Path:
 @hookimpl
 def hayakoe_fetch(target: Target, prefix: str, cache_dir: Path, progress: Progress) -> Path:
     folder = _path(target, prefix)
-    swap.recover(folder)
-    if not folder.is_dir() or not any(folder.iterdir()):
-        raise NotFoundError(f"nothing at {folder}")
-    return folder
+    if not prefix:  # the whole store: the cache folder itself holds the caller's own state
+        if not folder.is_dir() or not any(folder.iterdir()):
+            raise NotFoundError(f"nothing at {folder}")
+        return folder
+    return snapshot.fetch(folder, cache_dir / safe_relpath(prefix))
 
 
 @hookimpl
@@ -81,12 +84,12 @@ def hayakoe_list_speakers(target: Target) -> dict[str, list[str]]:
     root = _path(target)
     if not root.is_dir():
         return {}
-    paths = []
-    for speakers in root.glob("*/speakers"):
-        for speaker in speakers.iterdir():
-            if speaker.is_dir() and not speaker.name.startswith("."):
-                swap.recover(speaker)
-        paths += [f"{speakers.parent.name}/speakers/{f.relpath}" for f in local_files(speakers)]
+    paths = [
+        f"{speakers.parent.name}/speakers/{name}/{f.relpath}"
+        for speakers in root.glob("*/speakers")
+        for name, folder in swap.folders(speakers).items()
+        for f in local_files(folder)
+    ]
     return speakers_from_paths(paths)
 
 

@@ -2,8 +2,10 @@
 
 The old folder is renamed to a hidden trash sibling (``.<name>.trash-<hex>``), the new one is
 renamed into place, the trash is removed. A crash between the two renames leaves no folder and a
-trash sibling: :func:`recover` (called before every read and write of the folder) renames the
-trash back.
+trash sibling: :func:`recover` (called before every change of the folder) renames the trash
+back. Readers never rename anything (a reader putting the trash back while a publisher is between
+its two renames would make the publisher's second rename fail): :func:`readable` gives them the
+trash, which holds the old folder whole, for as long as the new one is not in place.
 """
 
 from __future__ import annotations
@@ -18,8 +20,31 @@ def _trash(folder: Path) -> list[Path]:
     return sorted(folder.parent.glob(f".{folder.name}.trash-*")) if folder.parent.is_dir() else []
 
 
+def readable(folder: Path) -> Path | None:
+    """Where ``folder`` can be read now, renaming nothing: itself, or while a swap is between its
+    renames (or a crash left it there) the old folder in its trash; ``None`` if neither exists."""
+    if folder.is_dir():
+        return folder
+    trash = _trash(folder)
+    if trash:
+        return trash[-1]
+    return folder if folder.is_dir() else None  # the swap may have finished meanwhile
+
+
+def folders(parent: Path) -> dict[str, Path]:
+    """The folders in ``parent`` by name, each where :func:`readable` finds it (hidden ones
+    other than the trash of a missing folder are left out)."""
+    if not parent.is_dir():
+        return {}
+    names = {p.name for p in parent.iterdir() if p.is_dir() and not p.name.startswith(".")}
+    names |= {p.name[1:].split(".trash-", 1)[0] for p in parent.glob(".*.trash-*")}
+    found = {name: readable(parent / name) for name in names}
+    return {name: path for name, path in sorted(found.items()) if path is not None}
+
+
 def recover(folder: Path) -> None:
-    """Finish or undo a swap a crash interrupted: restore the old folder if the new never came."""
+    """Finish or undo a swap a crash interrupted: restore the old folder if the new never came.
+    Only for writers, which hold the destination's lock (see the module docstring)."""
     trash = _trash(folder)
     if trash and not folder.exists():
         os.rename(trash[-1], folder)

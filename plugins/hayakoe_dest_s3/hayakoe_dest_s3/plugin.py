@@ -5,7 +5,12 @@ standard chain, the region from ``AWS_REGION`` (passed to the client: botocore i
 ``AWS_DEFAULT_REGION``), the checksum mode from ``AWS_REQUEST_CHECKSUM_CALCULATION`` (default
 ``when_required``, which R2 needs); see :mod:`hayakoe_dest_s3.client`. Fetch mirrors one prefix
 into the cache, downloading only objects whose ETag or size changed
-(:mod:`hayakoe_dest_s3.fetch_state`).
+(:mod:`hayakoe_dest_s3.fetch_state`). A promote changes the live objects one by one, so a fetch
+that downloaded anything mirrors the prefix again between two reads of the state object,
+waiting while a lease is held (at most the lease's length) and repeating (bounded) when a change
+overlapped it — the token moved, or a lease was held at either read — so a load gets one
+version whole; the loader's manifest check remains the judge. A warm fetch (nothing to
+download: the cache mirrors a listing that a finished fetch checked) costs one listing.
 
 Publishing keeps its objects under ``<prefix>/.hayakoe/``, which readers never look at:
 
@@ -38,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from hayakoe_core.atomic import replacing
-from hayakoe_core.errors import NotFoundError
+from hayakoe_core.errors import HayakoeError, NotFoundError
 from hayakoe_core.hookspecs import hookimpl
 from hayakoe_core.layout import speakers_from_paths
 from hayakoe_core.paths import safe_relpath, speaker_prefix
@@ -93,6 +98,9 @@ def hayakoe_parse_url(url: str) -> Target | None:
 
 # --- fetch --------------------------------------------------------------------------------------
 
+#: How many times a fetch is made again when a change of the live content overlapped it.
+FETCH_ATTEMPTS = 5
+
 
 def _download(client: Any, bucket: str, remote: RemoteFile, folder: Path, bar: Bar) -> None:
     """Download one object to ``folder/<relpath>`` by temporary name and rename."""
@@ -103,27 +111,56 @@ def _download(client: Any, bucket: str, remote: RemoteFile, folder: Path, bar: B
 @hookimpl
 def hayakoe_fetch(target: Target, prefix: str, cache_dir: Path, progress: Progress) -> Path:
     rel = safe_relpath(prefix, allow_empty=True)
+    with connect(target) as client:
+        if _mirror(client, target, cache_dir, rel, progress):  # else it mirrored a finished state
+            for _ in range(FETCH_ATTEMPTS):
+                before = _version(client, target, wait=state.lease_seconds())
+                _mirror(client, target, cache_dir, rel, progress, again=True)
+                after = _version(client, target) if before is not None else None
+                if before is None or after is None or state.unchanged_between(before, after):
+                    break
+    return cache_dir / rel
+
+
+def _version(client: Any, target: Target, wait: float = 0.0) -> state.Seen | None:
+    """The state object (once no lease is held, waiting at most ``wait`` s); ``None`` when this
+    reader may not read it or it is unreadable: loading does not depend on it."""
+    try:
+        return state.settled(client, target, wait)
+    except HayakoeError:
+        return None
+    except client.exceptions.ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("AccessDenied", "403"):
+            return None
+        raise
+
+
+def _mirror(
+    client: Any, target: Target, cache_dir: Path, rel: str, progress: Progress, *, again: bool = False
+) -> int:
+    """Download the objects under ``rel`` that the cache lacks or holds in another version;
+    how many that was. ``again``: a check after a first mirror, which shows no bar for nothing."""
     folder = cache_dir / rel
     remote_folder = target.join(rel)
     source = f"s3://{target.location}/{remote_folder}".rstrip("/")
-    with connect(target) as client:
-        remote = remote_files(list_objects(client, target.location, remote_folder), remote_folder)
-        if not remote:
-            raise NotFoundError(f"nothing at {source}")
-        cached = FetchState.load(cache_dir, rel)
-        todo = [f for f in remote if not cached.is_current(folder, f)]
+    remote = remote_files(list_objects(client, target.location, remote_folder), remote_folder)
+    if not remote:
+        raise NotFoundError(f"nothing at {source}")
+    cached = FetchState.load(cache_dir, rel)
+    todo = [f for f in remote if not cached.is_current(folder, f)]
 
-        def fetch_one(f: RemoteFile) -> None:
-            _download(client, target.location, f, folder, bar)
-            cached.record(folder, f)
+    def fetch_one(f: RemoteFile) -> None:
+        _download(client, target.location, f, folder, bar)
+        cached.record(folder, f)
 
-        try:
+    try:
+        if todo or not again:
             with progress.bar(f"download {source}", sum(f.size for f in todo)) as bar:
                 run_all(fetch_one, todo)
-            cached.drop_missing(folder, remote)
-        finally:
-            cached.save()
-    return folder
+        cached.drop_missing(folder, remote)
+    finally:
+        cached.save()
+    return len(todo)
 
 
 # --- reading, listing, delete ------------------------------------------------------------------

@@ -47,6 +47,7 @@ VERSION = 1
 LEASE_ENV = "HAYAKOE_S3_LEASE_SECONDS"
 DEFAULT_LEASE_SECONDS = 120
 _ATTEMPTS = 4
+_SETTLE_POLL = 0.25
 # LastModified and Date are whole seconds: a lease is judged lapsed a second late, never early.
 _CLOCK_RESOLUTION = timedelta(seconds=1)
 
@@ -122,6 +123,24 @@ class Seen:
     def abandoned(self) -> bool:
         """A lease whose holder died, stalled or was unlocked: its work is unfinished."""
         return self.doc.lease is not None and not self.held
+
+
+def unchanged_between(before: Seen, after: Seen) -> bool:
+    """Whether no change of the live content can have happened between two reads: the same
+    version, and no lease held at either (a change holds the lease from before its first write
+    until it releases it with a new token)."""
+    return not (before.held or after.held) and before.doc.token == after.doc.token
+
+
+def settled(client: Any, target: Target, wait: float) -> Seen:
+    """The state object once no lease is held, polling for at most ``wait`` seconds (a reader
+    waiting out a promote); as it is then, held or not."""
+    deadline = time.monotonic() + wait
+    seen = read(client, target)
+    while seen.held and time.monotonic() < deadline:
+        time.sleep(_SETTLE_POLL)
+        seen = read(client, target)
+    return seen
 
 
 class ConditionFailed(Exception):
