@@ -29,7 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import peak_rss_of
+from _common import load_average, peak_rss_of
 from load import built_with_runtimes
 
 SPEAKER = "bench"
@@ -146,8 +146,8 @@ def main(argv: list[str] | None = None) -> None:
     results: dict[str, dict[int, dict]] = {side: {} for side in sides}
     for chars in (int(s) for s in args.sizes.split(",")):
         for side, python in sides.items():
-            print(f"{side}: {chars:,} characters ...", flush=True)
-            results[side][chars] = run_one(python, work, side, chars)
+            print(f"{side}: {chars:,} characters ... (load average {load_average()})", flush=True)
+            results[side][chars] = run_one(python, work, side, chars) | {"load_after": load_average()}
             print(f"  {json.dumps(results[side][chars])}", flush=True)  # kept if a later size is cut short
     (work / "longtext-results.json").write_text(json.dumps(results, indent=1))
     report(results)
