@@ -121,6 +121,23 @@ def test_parameters_change_the_output_as_upstreams_do(speaker: Speaker) -> None:
     assert len(batched.data) == len(single.data)
 
 
+def test_batch_bert_false_runs_bert_per_sentence(speaker: Speaker, monkeypatch) -> None:
+    text = "こんにちは。さようなら。また明日。"
+    batches: list[int] = []  # texts per encoder call (``features`` is a batch of one)
+    real = speaker._bert.features_batch
+
+    def counting(items):
+        batches.append(len(items))
+        return real(items)
+
+    monkeypatch.setattr(speaker._bert, "features_batch", counting)
+    speaker.generate(text, **QUIET)
+    assert 3 in batches  # the three sentences in one call
+    batches.clear()
+    speaker.generate(text, batch_bert=False, **QUIET)
+    assert set(batches) == {1} and len(batches) >= 3  # one call per sentence (and the pauses')
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
