@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import io
 import itertools
+import json
+import shutil
 import subprocess
 import sys
 import threading
@@ -27,7 +29,7 @@ from hayakoe_core.synthesis import SynthesisParams
 from hayakoe_core.tts import DEFAULT_SOURCE
 from hayakoe_core.utterance import Utterance
 from tests.support.hub_fixtures import USER
-from tests.support.repo import FIXTURES, make_repo, publish
+from tests.support.repo import CHECKPOINT, FIXTURES, TINY, make_repo, publish
 
 QUIET = {"noise": 0.0, "noise_w": 0.0}
 UPSTREAM_PITCH = np.load(FIXTURES / "runtime" / "upstream_pitch.npz")
@@ -349,3 +351,26 @@ def test_load_without_any_source_uses_upstreams_repo(official_repo, hub, tmp_pat
     tts = TTS("cpu", cache_dir=tmp_path / "cache").load("tiny").prepare()  # the BERT from there too
     assert len(tts.speakers["tiny"].generate("はい。", **QUIET).data) > 0
     assert hub.requests and all(official_repo in path for _, path in hub.requests)
+
+
+def test_speaker_id_selects_a_speaker_of_a_multi_speaker_model(tmp_path) -> None:
+    """The tiny model made two-speaker: a second row in the speaker embedding (torch backend)."""
+    from safetensors.numpy import load_file, save_file
+
+    repo = make_repo(tmp_path / "repo")
+    folder = repo / "pytorch" / "speakers" / "duo"
+    folder.mkdir()
+    config = json.loads((TINY / "config.json").read_text())
+    config["data"] |= {"n_speakers": 2, "spk2id": {"tiny": 0, "twin": 1}}
+    (folder / "config.json").write_text(json.dumps(config))
+    shutil.copy2(TINY / "style_vectors.npy", folder / "style_vectors.npy")
+    weights = load_file(str(CHECKPOINT))
+    weights["emb_g.weight"] = np.concatenate([weights["emb_g.weight"], -weights["emb_g.weight"]])
+    save_file(weights, str(folder / CHECKPOINT.name))
+    tts = TTS("cpu", backend="torch", cache_dir=tmp_path / "cache").load("duo", source=str(repo)).prepare()
+    duo = tts.speakers["duo"]
+    first, second = (duo.generate("はい。", speaker_id=i, **QUIET).data for i in (0, 1))
+    assert not np.array_equal(first, second)
+    assert np.array_equal(duo.generate("はい。", speaker_id=0, **QUIET).data, first)
+    with pytest.raises(ArgumentError, match=r"speaker_id 2 is out of range: 'duo' has 2 speakers \(0\.\.1\)"):
+        duo.generate("はい。", speaker_id=2)
