@@ -26,6 +26,11 @@ class BaselineUnavailable(RuntimeError):
     """The upstream baseline environment could not be created (e.g. no access to PyPI)."""
 
 
+def load_average() -> str:
+    """The 1/5/15-minute load averages as printed beside each figure (the machine is shared)."""
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
 def median_time(fn: Callable[[], object], n: int = 5, warmup: int = 1) -> float:
     """Median wall-clock seconds of ``n`` calls of ``fn`` after ``warmup`` untimed calls."""
     for _ in range(warmup):

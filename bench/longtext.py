@@ -4,11 +4,12 @@
 
 Both runtimes are driven through their public API, each size in a fresh process:
 ``TTS(device="cpu", bert_source=repo, cache_dir=...).load("bench", source=repo).prepare()``, then
-``speakers["bench"].generate(text)`` once. The text is ordinary prose (short and long sentences,
-commas, a newline per paragraph) repeated to the size. The files are full size (a random-weight
-JP-Extra speaker from the default config and a BERT shaped like the real one, built by
-``bench/load.py build`` under ``--work`` and reused); the baseline is upstream ``hayakoe==1.3.1``
-in a throwaway venv.
+``speakers["bench"].generate(text)`` once, after one process per runtime that only prepares (a
+cold prepare, which fills the cache, peaks higher than a warm one). The text is ordinary prose
+(short and long sentences, commas, a newline per paragraph) repeated to the size. The files are
+full size (a random-weight JP-Extra speaker from the default config and a BERT shaped like the
+real one, built by ``bench/load.py build`` under ``--work`` and reused); the baseline is upstream
+``hayakoe==1.3.1`` in a throwaway venv.
 
 Printed per size and runtime: wall seconds of ``generate()``, seconds of audio, peak RSS of the
 process (``ru_maxrss``), the RSS after ``prepare()`` and what generating added per minute of
@@ -29,7 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import peak_rss_of
+from _common import load_average, peak_rss_of
 from load import built_with_runtimes
 
 SPEAKER = "bench"
@@ -49,11 +50,14 @@ def text_of(chars: int) -> str:
 
 
 def measure(repo: str, cache: str, chars: int) -> dict:
-    """(in the child) prepare the bench speaker, then time one generate() of ``chars`` chars."""
+    """(in the child) prepare the bench speaker, then time one generate() of ``chars`` chars
+    (none for 0: the run that fills the cache)."""
     from hayakoe import TTS
 
     tts = TTS(device="cpu", bert_source=repo, cache_dir=cache).load(SPEAKER, source=repo).prepare()
     prepared = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    if chars == 0:
+        return {"rss_prepared_mib": prepared}
     start = time.perf_counter()
     audio = tts.speakers[SPEAKER].generate(text_of(chars))
     return {
@@ -144,10 +148,13 @@ def main(argv: list[str] | None = None) -> None:
     work = args.work.resolve()
     sides = built_with_runtimes(work, args.skip_upstream)
     results: dict[str, dict[int, dict]] = {side: {} for side in sides}
+    for side, python in sides.items():  # a cold prepare peaks higher: fill the cache first
+        print(f"{side}: filling the cache ...", flush=True)
+        run_one(python, work, side, 0)
     for chars in (int(s) for s in args.sizes.split(",")):
         for side, python in sides.items():
-            print(f"{side}: {chars:,} characters ...", flush=True)
-            results[side][chars] = run_one(python, work, side, chars)
+            print(f"{side}: {chars:,} characters ... (load average {load_average()})", flush=True)
+            results[side][chars] = run_one(python, work, side, chars) | {"load_after": load_average()}
             print(f"  {json.dumps(results[side][chars])}", flush=True)  # kept if a later size is cut short
     (work / "longtext-results.json").write_text(json.dumps(results, indent=1))
     report(results)

@@ -1,13 +1,16 @@
 """Streaming: time to the first audio and total time of ``stream()``, hayakoe against upstream 1.3.1.
 
-    .venv/bin/python bench/stream.py [--work DIR] [--runs 3] [--skip-upstream]
+    .venv/bin/python bench/stream.py [--work DIR] [--runs 3] [--rounds 1] [--skip-upstream] [--texts 60-char]
 
 Both runtimes are driven through their public API, each in a fresh process: ``TTS(device="cpu",
 bert_source=repo, cache_dir=...).load("bench", source=repo).prepare()``, one untimed warm-up
 stream, then for each text ``--runs`` times: iterate ``speakers["bench"].stream(text)``, timing
-the first chunk and the last. Texts: a 60-character first sentence followed by two shorter ones,
-and about 1,000 characters of prose. Files are full size (``bench/load.py build`` under
-``--work``, reused); the baseline is upstream ``hayakoe==1.3.1`` in a throwaway venv.
+the first chunk and the last. With ``--rounds N`` that is repeated in N fresh processes per side,
+the sides alternating, so that a busy machine's changing load falls on both alike. Texts: a
+60-character first sentence followed by two shorter ones, and about 1,000 characters of prose
+(``--texts`` picks some by label prefix, for a shorter run). Files are full size
+(``bench/load.py build`` under ``--work``, reused); the baseline is upstream ``hayakoe==1.3.1`` in
+a throwaway venv.
 
 Targets (ours / upstream): first audio <= 0.5x on the 60-character first sentence; total time
 <= 1.0x. The machine is shared and busy: read the same-run ratios, not the absolute times.
@@ -23,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import peak_rss_of
+from _common import load_average, peak_rss_of
 from load import built_with_runtimes
 
 SPEAKER = "bench"
@@ -42,8 +45,8 @@ TEXTS = {
 TARGETS = {"first_s": 0.5, "total_s": 1.0}
 
 
-def measure(repo: str, cache: str, runs: int) -> dict:
-    """(in the child) prepare, warm up, then time ``runs`` streams of each text."""
+def measure(repo: str, cache: str, runs: int, labels: list[str]) -> dict:
+    """(in the child) prepare, warm up, then time ``runs`` streams of each text in ``labels``."""
     from hayakoe import TTS
 
     tts = TTS(device="cpu", bert_source=repo, cache_dir=cache).load(SPEAKER, source=repo).prepare()
@@ -51,7 +54,8 @@ def measure(repo: str, cache: str, runs: int) -> dict:
     for _ in speaker.stream("テストです。もう一度。"):
         pass
     results = {}
-    for label, text in TEXTS.items():
+    for label in labels:
+        text = TEXTS[label]
         firsts, totals, audio = [], [], 0.0
         for _ in range(runs):
             start = time.perf_counter()
@@ -62,15 +66,15 @@ def measure(repo: str, cache: str, runs: int) -> dict:
             totals.append(time.perf_counter() - start)
             firsts.append(first)
         results[label] = {
-            "first_s": statistics.median(firsts),
-            "total_s": statistics.median(totals),
+            "firsts": firsts,
+            "totals": totals,
             "audio_s": audio,
             "chars_in_first_sentence": len(FIRST) if label.startswith("60") else None,
         }
     return results
 
 
-def run_one(python: Path, work: Path, side: str, runs: int) -> dict:
+def run_one(python: Path, work: Path, side: str, runs: int, labels: list[str]) -> dict:
     cmd = [
         str(python),
         str(Path(__file__).resolve()),
@@ -78,6 +82,7 @@ def run_one(python: Path, work: Path, side: str, runs: int) -> dict:
         str(work / "repo"),
         str(work / "cache" / f"stream-{side}"),
         str(runs),
+        *labels,
     ]
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     log = work / "logs" / f"stream-{side}.log"
@@ -89,11 +94,26 @@ def run_one(python: Path, work: Path, side: str, runs: int) -> dict:
     return record
 
 
-def report(results: dict[str, dict], runs: int) -> None:
+def merged(records: list[dict], labels: list[str]) -> dict:
+    """One side's rounds as medians of every stream's first-audio and total time, per text."""
+    out = {}
+    for label in labels:
+        firsts = [t for r in records for t in r[label]["firsts"]]
+        totals = [t for r in records for t in r[label]["totals"]]
+        audio = records[0][label]["audio_s"]
+        out[label] = {
+            "first_s": statistics.median(firsts),
+            "total_s": statistics.median(totals),
+            "audio_s": audio,
+        }
+    return out
+
+
+def report(results: dict[str, dict], streams: int, labels: list[str]) -> None:
     ours, theirs = results["hayakoe"], results.get("upstream")
-    print(f"\nmedian of {runs} streams per text")
+    print(f"\nmedian of {streams} streams per text; load average {load_average()}")
     print(f"{'':44}{'hayakoe':>10}{'upstream':>10}{'ratio':>8}")
-    for label in TEXTS:
+    for label in labels:
         print(label)
         for key, name in (
             ("first_s", "time to first audio (s)"),
@@ -119,23 +139,33 @@ def main(argv: list[str] | None = None) -> None:
     p_measure.add_argument("repo")
     p_measure.add_argument("cache")
     p_measure.add_argument("runs", type=int)
+    p_measure.add_argument("labels", nargs="+")
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "hayakoe-bench-load")
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=3, help="streams of each text per process")
+    parser.add_argument("--rounds", type=int, default=1, help="fresh processes per side, alternating")
     parser.add_argument("--skip-upstream", action="store_true")
+    parser.add_argument("--texts", default="", help="comma-separated label prefixes (default: all)")
     args = parser.parse_args(argv)
     if args.cmd == "measure":
-        print(json.dumps(measure(args.repo, args.cache, args.runs)))
+        print(json.dumps(measure(args.repo, args.cache, args.runs, args.labels)))
         return
+    prefixes = [p for p in args.texts.split(",") if p]
+    labels = [label for label in TEXTS if not prefixes or label.startswith(tuple(prefixes))]
+    if not labels:
+        parser.error(f"--texts matches none of: {', '.join(TEXTS)}")
     work = args.work.resolve()
     sides = built_with_runtimes(work, args.skip_upstream)
-    results = {}
-    for side, python in sides.items():
-        print(f"{side} ...", flush=True)
-        started = time.perf_counter()
-        results[side] = run_one(python, work, side, args.runs)
-        print(f"  {time.perf_counter() - started:.0f} s", flush=True)
-    (work / "stream-results.json").write_text(json.dumps(results, indent=1))
-    report(results, args.runs)
+    rounds: dict[str, list[dict]] = {side: [] for side in sides}
+    for n in range(args.rounds):
+        for side, python in sides.items():
+            print(f"{side}, round {n + 1} ... (load average {load_average()})", flush=True)
+            started = time.perf_counter()
+            rounds[side].append(run_one(python, work, side, args.runs, labels))
+            print(f"  {time.perf_counter() - started:.0f} s (load average {load_average()})", flush=True)
+    (work / "stream-results.json").write_text(json.dumps(rounds, indent=1))
+    report(
+        {side: merged(records, labels) for side, records in rounds.items()}, args.runs * args.rounds, labels
+    )
 
 
 if __name__ == "__main__":

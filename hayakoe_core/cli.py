@@ -145,9 +145,11 @@ def say(
     offline: bool,
 ) -> None:
     """Load a speaker from SOURCE and synthesise TEXT to a 16-bit WAV file."""
+    from hayakoe_core.speaker import check_speed
     from hayakoe_core.tts import TTS
 
     _writable_wav(out)
+    check_speed(speed)
     tts = TTS(device, cache_dir=cache_dir, bert_source=bert_source, backend=backend, offline=offline)
     speaker = tts.load(name, source=source).prepare().speakers[name]
     audio = speaker.generate(text, style=style, speed=speed)

@@ -235,7 +235,7 @@ class Speaker:
         params = SynthesisParams(
             style_vec=style_vector(self._styles, self.config, style, _finite("style_weight", style_weight)),
             sid=int(speaker_id),
-            length_scale=_positive("speed", speed, "(1.0 normal, 2.0 twice as slow)"),
+            length_scale=check_speed(speed),
             sdp_ratio=_in_range("sdp_ratio", sdp_ratio, 0.0, 1.0),
             noise_scale=_in_range("noise", noise, 0.0),
             noise_scale_w=_in_range("noise_w", noise_w, 0.0),
@@ -334,6 +334,12 @@ def _check_lang(lang: str | Lang) -> None:
     value = lang.value if isinstance(lang, Enum) else lang
     if value != Lang.JA.value:
         raise ArgumentError(f"lang {value!r} is not supported: only Japanese ('JP', Lang.JA) is")
+
+
+def check_speed(speed: float) -> float:
+    """``speed`` as :meth:`Speaker.generate` takes it (the length scale); :class:`ArgumentError`
+    unless it is finite and above 0. The CLI checks ``--speed`` with it before loading anything."""
+    return _positive("speed", speed, "(1.0 normal, 2.0 twice as slow)")
 
 
 def _positive(name: str, value: float, hint: str) -> float:

@@ -17,11 +17,14 @@ Subclass :class:`BackendConformance` in a test module, name the backend and prov
 The suite goes through the registry, as publishing and the runtime do: ``prepare_files`` (by the
 backend itself, or by the backend it names in ``BackendInfo.files_from``) → ``load_runtime`` →
 synthesis, on the CPU. It checks the declaration, the prepared file set, synthesis, the cache
-folder, and that a missing or damaged file is a clear :class:`HayakoeError`. Optional fixtures add
-the model goldens (:mod:`hayakoe_core.conformance.model`, tolerances in
-:mod:`hayakoe_core.conformance.tolerances`): ``prepared_goldens`` (``case*.npz`` the prepared
-files must reproduce) and ``ready_speakers`` (folders already in the backend's layout, each with
-its own ``golden/``, e.g. graphs exported by upstream).
+folder, that a missing or damaged file is a clear :class:`HayakoeError`, that ``check_files``
+accepts the source without writing and refuses a damaged checkpoint, and that ``load_bert`` on the
+CPU gives ``None`` or a working extractor. Optional fixtures add the model goldens
+(:mod:`hayakoe_core.conformance.model`, tolerances in :mod:`hayakoe_core.conformance.tolerances`):
+``prepared_goldens`` (``case*.npz`` the prepared files must reproduce) and ``ready_speakers``
+(folders already in the backend's layout, each with its own ``golden/``, e.g. graphs exported by
+upstream, or a checkpoint folder upstream published); and ``bert_root`` (a BERT source root, for
+``load_bert``).
 """
 
 from __future__ import annotations
@@ -83,6 +86,12 @@ class BackendConformance:
 
     @pytest.fixture(scope="class")
     @classmethod
+    def bert_root(cls) -> Path | None:
+        """A BERT source root (``bert/tokenizer/``, ``onnx/bert/q8/``) for ``load_bert`` (``None``: skip)."""
+        return None
+
+    @pytest.fixture(scope="class")
+    @classmethod
     def info(cls, registry: Registry) -> BackendInfo:
         return registry.backend(cls.backend)
 
@@ -118,11 +127,13 @@ class BackendConformance:
     def load(self, registry: Registry, folder: Path, cache: Path | None = None) -> SpeakerModel:
         return registry.load_runtime(self.backend, folder, "cpu", cache_dir=cache)
 
-    def _record(self, registry: Registry) -> PluginRecord:
+    def _record(self, registry: Registry, backend: str | None = None) -> PluginRecord:
+        """The plugin record of ``backend`` (default: the backend under test)."""
+        name = backend or self.backend
         (record,) = [
             r
             for r in registry.records
-            if isinstance(r.declaration, BackendInfo) and r.declaration.name == self.backend
+            if isinstance(r.declaration, BackendInfo) and r.declaration.name == name
         ]
         return record
 
@@ -215,6 +226,46 @@ class BackendConformance:
             failed += [c.line() for c in checks if not c.passed]
         assert not failed, "\n".join(failed)
 
+    # --- checking a source before preparing, the BERT -----------------------------------------
+
+    def test_check_files_accepts_the_source_and_writes_nothing(
+        self, registry: Registry, speaker_source: tuple[Path, Path], tmp_path: Path
+    ) -> None:
+        source, checkpoint = _copied_source(speaker_source, tmp_path)
+        before = _snapshot(tmp_path)
+        checked = registry.check_files(self.backend, speaker_source=source, checkpoint=checkpoint)
+        owner = registry.files_owner(self.backend).name
+        assert checked is ("hayakoe_check_files" in self._record(registry, owner).hooks)
+        assert _snapshot(tmp_path) == before, "check_files wrote or changed files"
+
+    def test_check_files_refuses_a_damaged_checkpoint_naming_it(
+        self, registry: Registry, speaker_source: tuple[Path, Path], tmp_path: Path
+    ) -> None:
+        source, checkpoint = _copied_source(speaker_source, tmp_path)
+        checkpoint.write_bytes(b"\x00not a checkpoint\xff" * 3)
+        try:
+            checked = registry.check_files(self.backend, speaker_source=source, checkpoint=checkpoint)
+        except ConfigError as exc:
+            assert checkpoint.name in str(exc) and "\n" not in str(exc), exc
+        else:
+            assert not checked, "check_files passed a damaged checkpoint"
+            pytest.skip("this backend has no check_files: it is checked when it prepares files")
+
+    def test_load_bert_on_the_cpu_gives_none_or_working_features(
+        self, registry: Registry, bert_root: Path | None
+    ) -> None:
+        """``None`` (core's int8 ONNX BERT serves this backend) or an extractor of its own."""
+        if bert_root is None:
+            pytest.skip("no bert_root to load a BERT from")
+        own = registry.load_bert(self.backend, bert_root, "cpu")
+        if own is None:
+            return
+        items = [("テストです", [2, 2, 2, 2, 2, 2, 2]), ("はい", [3, 2, 2, 1])]  # [CLS] chars [SEP]
+        for (text, word2ph), batched in zip(items, own.features_batch(items), strict=True):
+            for features in (own.features(text, word2ph), batched):
+                assert features.dtype == np.float32 and features.shape == (1024, sum(word2ph))
+                assert np.isfinite(features).all() and np.abs(features).max() > 0
+
     # --- bad file sets ------------------------------------------------------------------------
 
     def test_empty_folder_is_a_config_error(self, registry: Registry, tmp_path: Path) -> None:
@@ -250,3 +301,18 @@ class BackendConformance:
                     model.predict_durations(inputs)
                 except HayakoeError as exc:
                     assert name in str(exc) and "\n" not in str(exc), f"{name} {damage}: {exc}"
+
+
+def _copied_source(speaker_source: tuple[Path, Path], into: Path) -> tuple[Path, Path]:
+    """A copy of the speaker source's config, style vectors and checkpoint under ``into``."""
+    source, checkpoint = speaker_source
+    folder = into / "source"
+    folder.mkdir()
+    for name in ("config.json", "style_vectors.npy"):
+        shutil.copy2(source / name, folder / name)
+    return folder, Path(shutil.copy2(checkpoint, folder / checkpoint.name))
+
+
+def _snapshot(folder: Path) -> dict[str, tuple[int, int]]:
+    """Every path under ``folder`` with its size and modification time."""
+    return {str(p): (p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(folder.rglob("*"))}

@@ -14,8 +14,7 @@ from hayakoe_core.progress import NullProgress
 from hayakoe_core.registry import get_registry
 from hayakoe_core.synthesis import SynthesisInputs
 from tests.support.repo import CHECKPOINT, TINY
-
-LEGACY = TINY / "variants" / "tiny_legacy_weightnorm_keys.safetensors"
+from tests.support.repo import LEGACY_CHECKPOINT as LEGACY
 
 
 def prepare(out, checkpoint=CHECKPOINT):

@@ -22,9 +22,9 @@ from hayakoe_backend_torch.runtime import TorchSpeaker
 from hayakoe_core.errors import ConfigError
 from hayakoe_core.speaker_config import SpeakerConfig
 from tests.backend_torch.goldens import GOLDEN_CASES, TINY, golden_inputs
+from tests.support.repo import LEGACY_CHECKPOINT as LEGACY
 
 CHECKPOINT = TINY / "tiny_e1_s10.safetensors"
-LEGACY = TINY / "variants" / "tiny_legacy_weightnorm_keys.safetensors"
 
 
 @pytest.fixture(scope="module")

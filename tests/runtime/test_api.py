@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 import io
 import itertools
+import json
+import shutil
 import subprocess
 import sys
 import threading
 import time
 import wave
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -23,8 +26,10 @@ from hayakoe_core.errors import ArgumentError, HayakoeError
 from hayakoe_core.speaker import Speaker
 from hayakoe_core.style import UnknownStyleError
 from hayakoe_core.synthesis import SynthesisParams
+from hayakoe_core.tts import DEFAULT_SOURCE
 from hayakoe_core.utterance import Utterance
-from tests.support.repo import FIXTURES, make_repo
+from tests.support.hub_fixtures import USER
+from tests.support.repo import CHECKPOINT, FIXTURES, TINY, make_repo, publish
 
 QUIET = {"noise": 0.0, "noise_w": 0.0}
 UPSTREAM_PITCH = np.load(FIXTURES / "runtime" / "upstream_pitch.npz")
@@ -116,6 +121,23 @@ def test_parameters_change_the_output_as_upstreams_do(speaker: Speaker) -> None:
     batched = speaker.generate("はい。いいえ。", **QUIET)
     single = speaker.generate("はい。いいえ。", batch_bert=False, **QUIET)
     assert len(batched.data) == len(single.data)
+
+
+def test_batch_bert_false_runs_bert_per_sentence(speaker: Speaker, monkeypatch) -> None:
+    text = "こんにちは。さようなら。また明日。"
+    batches: list[int] = []  # texts per encoder call (``features`` is a batch of one)
+    real = speaker._bert.features_batch
+
+    def counting(items):
+        batches.append(len(items))
+        return real(items)
+
+    monkeypatch.setattr(speaker._bert, "features_batch", counting)
+    speaker.generate(text, **QUIET)
+    assert 3 in batches  # the three sentences in one call
+    batches.clear()
+    speaker.generate(text, batch_bert=False, **QUIET)
+    assert set(batches) == {1} and len(batches) >= 3  # one call per sentence (and the pauses')
 
 
 @pytest.mark.parametrize(
@@ -277,3 +299,78 @@ def test_prepare_from_several_threads_prepares_each_speaker_once(repo, tmp_path)
     for t in threads:
         t.join(timeout=300)
     assert len(seen) == 3 and all(s is seen[0] for s in seen) and time.monotonic() - start < 300
+
+
+def test_stream_scales_each_segment_by_the_running_peak(speaker: Speaker) -> None:
+    """Upstream keeps one running peak over a stream: a segment quieter than an earlier one is not
+    scaled up to full scale, so segments keep their relative loudness."""
+    text = "こんにちは。はい。いいえ。あ。"
+    chunks = [c.data.astype(np.float64) for c in speaker.stream(text, **QUIET)]
+    whole = speaker.generate(text, batch_bert=False, **QUIET).data.astype(np.float64)  # global peak
+    segments = np.split(whole, np.cumsum([len(c) for c in chunks])[:-1])
+    running = np.maximum.accumulate([np.abs(s).max() for s in segments])
+    assert any(np.abs(s).max() < r for s, r in zip(segments, running, strict=True))  # a quieter one
+    for chunk, segment, peak in zip(chunks, segments, running, strict=True):
+        scale = 32767 / peak
+        assert np.abs(chunk - segment * scale).max() <= scale / 2 + 1
+
+
+def test_warmup_once_per_new_speaker_and_no_compile_on_cpu(repo, tmp_path, monkeypatch) -> None:
+    from hayakoe_backend_torch.runtime import TorchSpeaker
+
+    spoken: list[str] = []
+    generate = Speaker.generate
+
+    def recording(self: Speaker, text: str, **kwargs) -> AudioResult:
+        spoken.append(self.name)
+        return generate(self, text, **kwargs)
+
+    compiled: list[object] = []
+    monkeypatch.setattr(Speaker, "generate", recording)
+    monkeypatch.setattr(TorchSpeaker, "compile", compiled.append)
+    tts = TTS("cpu", backend="torch", cache_dir=tmp_path).load("tiny", source=str(repo))
+    tts.prepare(warmup=True, compile=True)
+    assert spoken == ["tiny"] and compiled == []
+    tts.load("other", source=str(repo)).prepare(warmup=True).prepare(warmup=True)
+    assert spoken == ["tiny", "other"]
+
+
+@pytest.fixture
+def official_repo(hub, monkeypatch) -> Iterator[str]:
+    """Upstream's official speaker repo, on the test Hub (the test user may write it); removed after."""
+    repo_id = DEFAULT_SOURCE.removeprefix("hf://")
+    monkeypatch.setitem(hub.orgs, repo_id.split("/")[0], {USER})
+    yield repo_id
+    hub.store.delete_repo("model", repo_id)
+
+
+def test_load_without_any_source_uses_upstreams_repo(official_repo, hub, tmp_path, monkeypatch) -> None:
+    publish(make_repo(tmp_path / "repo", manifest=True), f"hf://{official_repo}")
+    monkeypatch.delenv("HAYAKOE_SOURCE", raising=False)
+    hub.clear_log()
+    tts = TTS("cpu", cache_dir=tmp_path / "cache").load("tiny").prepare()  # the BERT from there too
+    assert len(tts.speakers["tiny"].generate("はい。", **QUIET).data) > 0
+    assert hub.requests and all(official_repo in path for _, path in hub.requests)
+
+
+def test_speaker_id_selects_a_speaker_of_a_multi_speaker_model(tmp_path) -> None:
+    """The tiny model made two-speaker: a second row in the speaker embedding (torch backend)."""
+    from safetensors.numpy import load_file, save_file
+
+    repo = make_repo(tmp_path / "repo")
+    folder = repo / "pytorch" / "speakers" / "duo"
+    folder.mkdir()
+    config = json.loads((TINY / "config.json").read_text())
+    config["data"] |= {"n_speakers": 2, "spk2id": {"tiny": 0, "twin": 1}}
+    (folder / "config.json").write_text(json.dumps(config))
+    shutil.copy2(TINY / "style_vectors.npy", folder / "style_vectors.npy")
+    weights = load_file(str(CHECKPOINT))
+    weights["emb_g.weight"] = np.concatenate([weights["emb_g.weight"], -weights["emb_g.weight"]])
+    save_file(weights, str(folder / CHECKPOINT.name))
+    tts = TTS("cpu", backend="torch", cache_dir=tmp_path / "cache").load("duo", source=str(repo)).prepare()
+    duo = tts.speakers["duo"]
+    first, second = (duo.generate("はい。", speaker_id=i, **QUIET).data for i in (0, 1))
+    assert not np.array_equal(first, second)
+    assert np.array_equal(duo.generate("はい。", speaker_id=0, **QUIET).data, first)
+    with pytest.raises(ArgumentError, match=r"speaker_id 2 is out of range: 'duo' has 2 speakers \(0\.\.1\)"):
+        duo.generate("はい。", speaker_id=2)

@@ -192,6 +192,14 @@ def test_bad_output_is_refused_before_loading(tmp_path, out, message):
     assert message in line
 
 
+@pytest.mark.parametrize("speed", ["0", "-1", "nan", "inf"])
+def test_bad_speed_is_refused_before_loading(tmp_path, speed):
+    line = cli("say", "はい。", "--source", "/no/such/source", "--speaker", "tiny", "--speed", speed,
+               "-o", str(tmp_path / "out.wav"))
+    assert f"speed must be a finite number above 0 (1.0 normal, 2.0 twice as slow), got {speed}" in line
+    assert not (tmp_path / "out.wav").exists()
+
+
 def test_unwritable_output_folder(tmp_path):
     folder = tmp_path / "ro"
     folder.mkdir()

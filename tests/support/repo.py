@@ -15,6 +15,7 @@ TINY = FIXTURES / "model" / "tiny"
 TINY_ONNX = TINY / "onnx"
 TINY_BERT = FIXTURES / "bert" / "tiny"
 CHECKPOINT = TINY / "tiny_e1_s10.safetensors"
+LEGACY_CHECKPOINT = TINY / "variants" / "tiny_legacy_weightnorm_keys.safetensors"  # old weight-norm keys
 ONNX_FILES = ("config.json", "style_vectors.npy", "synthesizer.onnx", "duration_predictor.onnx")
 TORCH_FILES = ("config.json", "style_vectors.npy", CHECKPOINT.name)
 
