@@ -134,7 +134,16 @@ def stage(root: Path, local_dir: Path, staging_id: str, progress: Progress) -> S
     return Staging(staging_id, area.as_uri(), base, tuple((rel, "sent") for rel in copied))
 
 
+def _pending(root: Path) -> str | None:
+    """The staging area a crashed promote's journal names (it is needed to roll forward)."""
+    journal = root / HIDDEN / _JOURNAL
+    return json.loads(journal.read_text(encoding="utf-8"))["staging"] if journal.is_file() else None
+
+
 def discard(root: Path, staging_id: str) -> None:
+    """Remove staging ``staging_id``, unless a crashed promote still needs it to roll forward."""
+    if _pending(root) == staging_id:
+        return
     shutil.rmtree(staging_dir(root, staging_id), ignore_errors=True)
     for empty in (root / HIDDEN / "staging", root / HIDDEN):
         try:
@@ -231,8 +240,7 @@ def cleanup(root: Path, older_than: timedelta, dry_run: bool) -> list[str]:
     staging_root = root / HIDDEN / "staging"
     if not staging_root.is_dir():
         return []
-    journal = root / HIDDEN / _JOURNAL
-    pending = json.loads(journal.read_text(encoding="utf-8"))["staging"] if journal.is_file() else None
+    pending = _pending(root)
     found = []
     for area in sorted(staging_root.iterdir()):
         created = staging_created(area.name)
