@@ -27,6 +27,7 @@ from hayakoe_core.registry import Capability, Store, get_registry
 from tests.publish.speakers import speaker_folder
 from tests.publish.test_destinations import snapshot
 from tests.publish.test_pipeline import plan_for, retrain
+from tests.support.publisher import Finished, run_publish
 from tests.support.repo import CHECKPOINT, TINY_BERT
 
 TINY = "onnx/speakers/tiny/"
@@ -116,3 +117,20 @@ def make_scene(kind: str, request: pytest.FixtureRequest, tmp_path: Path, *, url
     assert {k for k in before if k.startswith(TINY)}, before.keys()
     retrain(folder)
     return Scene(store, folder, tmp_path, before, sha256_file(folder / CHECKPOINT.name))
+
+
+def one_line_saying_rerun_is_safe(run: Finished) -> str:
+    """A failed publish: exit 1, no traceback, a last line saying what happened and that running
+    the command again is safe; that line."""
+    assert run.returncode == 1, run.stderr
+    assert "Traceback" not in run.stderr, run.stderr
+    line = run.last_line()
+    assert line.startswith("Error: ") and "running the same command again is safe" in line, run.stderr
+    return line
+
+
+def rerun_finishes(scene: Scene, cwd: Path) -> None:
+    """The same command, run again without the fault, publishes and leaves nothing behind."""
+    rerun = run_publish(scene.args(), env=scene.env(), cwd=cwd)
+    assert rerun.returncode == 0, rerun.stderr
+    scene.assert_published()

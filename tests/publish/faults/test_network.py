@@ -19,30 +19,16 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.publish.faults.scene import Scene, make_scene
+from tests.publish.faults.scene import Scene, make_scene, one_line_saying_rerun_is_safe, rerun_finishes
 from tests.support.faultproxy import Fault, FaultProxy
 from tests.support.hubserver import FaultRule, HubServer
-from tests.support.publisher import Finished, Publisher, run_publish
+from tests.support.publisher import Publisher, run_publish
 from tests.support.s3server import LocalS3Server, S3Endpoint
 
 QUICK = {"HAYAKOE_READ_TIMEOUT": "2", "HAYAKOE_CONNECT_TIMEOUT": "2", "HAYAKOE_ATTEMPTS": "1"}
 #: With those settings a stalled store ends the command within this (each request in flight, and
 #: the clean-up of a fresh staging area, waits one read timeout; the machine is shared and busy).
 STALL_BOUND_S = 60.0
-
-
-def one_line_saying_rerun_is_safe(run: Finished) -> str:
-    assert run.returncode == 1, run.stderr
-    assert "Traceback" not in run.stderr, run.stderr
-    line = run.last_line()
-    assert line.startswith("Error: ") and "running the same command again is safe" in line, run.stderr
-    return line
-
-
-def rerun_finishes(scene: Scene, tmp_path: Path) -> None:
-    rerun = run_publish(scene.args(), env=scene.env(), cwd=tmp_path)
-    assert rerun.returncode == 0, rerun.stderr
-    scene.assert_published()
 
 
 FAULTS = {"stall": Fault.stall(), "reset": Fault.reset(after=0), "drop": Fault.drop_after(0)}
