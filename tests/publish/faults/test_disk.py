@@ -14,6 +14,7 @@ from tests.support.mounts import resize, small_disk
 from tests.support.publisher import run_publish
 
 
+@pytest.mark.slow
 def test_a_full_destination_disk_changes_nothing(request: pytest.FixtureRequest, tmp_path: Path) -> None:
     with small_disk(tmp_path / "disk", "64m") as disk:
         scene = make_scene("local", request, tmp_path, url=str(disk / "voices"))

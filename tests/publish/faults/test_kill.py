@@ -6,7 +6,7 @@ lands inside it. Whatever happens, readers see the old ``tiny`` or the new one w
 file byte-identical; Ctrl-C ends the command with exit 130 and a line saying re-running is safe;
 then the same command succeeds and leaves no staging area, lease or ledger record behind.
 
-A representative case per destination runs by default; the whole matrix is ``-m slow``.
+One representative case runs by default; the whole matrix is ``-m slow``.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from tests.publish.faults.scene import make_scene
 from tests.support.faultproxy import Fault, FaultProxy
 from tests.support.publisher import PHASES, Publisher, run_publish
 
-FAST = {("local", "promote", "SIGKILL"), ("s3", "staging", "SIGINT"), ("hf", "verification", "SIGKILL")}
+FAST = {("local", "promote", "SIGKILL")}
 #: The longest a Ctrl-C may take to end the command here, discarding the staging area through a
 #: trickling link included (the machine running the suite is shared and busy).
 CTRL_C_BOUND_S = 30.0

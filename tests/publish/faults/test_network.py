@@ -85,7 +85,7 @@ def _commits(hub: HubServer) -> int:
     ("rule", "outcome"),
     [
         # the first commit stages, the second promotes
-        (FaultRule("commit", "busy", nth=2), "retried"),
+        pytest.param(FaultRule("commit", "busy", nth=2), "retried", marks=pytest.mark.slow),
         pytest.param(FaultRule("commit", "412", nth=2), "retried", marks=pytest.mark.slow),
         pytest.param(FaultRule("commit", "500", nth=2, count=100), "failed", marks=pytest.mark.slow),
         pytest.param(FaultRule("lfs_upload", "500", nth=2, count=100), "failed", marks=pytest.mark.slow),

@@ -72,6 +72,7 @@ def s3_scene(request: pytest.FixtureRequest, tmp_path: Path) -> Scene:
     return make_scene("s3", request, tmp_path)
 
 
+@pytest.mark.slow
 def test_a_dead_s3_lease_holder_blocks_only_until_the_lease_lapses(s3_scene: Scene, tmp_path: Path) -> None:
     env = s3_scene.env(HAYAKOE_S3_LEASE_SECONDS="3")
     _kill_while_holding(_HOLD_S3_LEASE, s3_scene.store.url, env)
@@ -79,11 +80,12 @@ def test_a_dead_s3_lease_holder_blocks_only_until_the_lease_lapses(s3_scene: Sce
     started = time.monotonic()
     run = run_publish(s3_scene.args(), env=env, cwd=tmp_path)
     assert run.returncode == 0, run.stderr
-    assert "an interrupted publish" in run.stderr or "in progress" in run.stderr, "it met the lease"
+    assert "changed meanwhile; re-reading it" in " ".join(run.stderr.split()), "it met the lease"
     s3_scene.assert_published()
     assert time.monotonic() - started < 240
 
 
+@pytest.mark.slow
 def test_force_unlock_breaks_a_dead_s3_lease_at_once(s3_scene: Scene, tmp_path: Path) -> None:
     env = s3_scene.env()  # the default lease: 120 s, longer than the publish retries for
     _kill_while_holding(_HOLD_S3_LEASE, s3_scene.store.url, env)
@@ -97,6 +99,7 @@ def test_force_unlock_breaks_a_dead_s3_lease_at_once(s3_scene: Scene, tmp_path: 
     s3_scene.assert_published()
 
 
+@pytest.mark.slow
 def test_a_dead_local_lock_holder_blocks_nothing(request: pytest.FixtureRequest, tmp_path: Path) -> None:
     scene = make_scene("local", request, tmp_path)
     _kill_while_holding(_HOLD_LOCAL_LOCK, scene.store.target.location, scene.env())
