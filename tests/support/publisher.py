@@ -113,6 +113,18 @@ class Publisher:
             reader.join(10)
         return Finished(self._proc.returncode, "".join(self._stdout), "".join(self._stderr))
 
+    def group_gone(self, timeout: float) -> bool:
+        """Whether every process of the publisher's group (the verification process included)
+        has ended within ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(self._proc.pid, 0)
+            except ProcessLookupError:
+                return True
+            time.sleep(0.2)
+        return False
+
     def close(self) -> None:
         """Kill the process group if anything of it is left, and reap."""
         with contextlib.suppress(ProcessLookupError):

@@ -54,6 +54,7 @@ def test_a_signal_at_each_phase_loses_nothing_and_a_rerun_finishes(
         pub.kill(getattr(signal, sig))
         killed = pub.finish()
         took = time.monotonic() - sent
+        assert pub.group_gone(30), "a process the publisher started outlived it"
     if proxy is not None:
         proxy.set_fault(Fault.passthrough())
 
