@@ -44,8 +44,10 @@ def test_a_signal_at_each_phase_loses_nothing_and_a_rerun_finishes(
     if kind != "local":
         proxy = request.getfixturevalue("s3_proxy" if kind == "s3" else "hub_proxy")
     scene = make_scene(kind, request, tmp_path)
+    # An S3 publisher SIGKILLed while promoting holds the lease until it lapses (test_recovery.py).
+    env = scene.env(HAYAKOE_S3_LEASE_SECONDS="5")
 
-    with Publisher(scene.args(), env=scene.env(), cwd=tmp_path) as pub:
+    with Publisher(scene.args(), env=env, cwd=tmp_path) as pub:
         if proxy is not None and phase in ("staging", "promote"):
             pub.wait_for("hashing" if phase == "staging" else "verification")
             proxy.set_fault(Fault.trickle(64, 0.05))
@@ -68,6 +70,6 @@ def test_a_signal_at_each_phase_loses_nothing_and_a_rerun_finishes(
         assert took < CTRL_C_BOUND_S, f"Ctrl-C took {took:.1f} s"
     scene.assert_old_or_new()
 
-    rerun = run_publish(scene.args(), env=scene.env(), cwd=tmp_path)
+    rerun = run_publish(scene.args(), env=env, cwd=tmp_path)
     assert rerun.returncode == 0, rerun.stderr
     scene.assert_published()
