@@ -139,11 +139,13 @@ class Soak:
                 publish_plan(dataclasses.replace(plan, name=name, verify=False, overwrite=True))
             scenes[kind] = Scene(store, folder, self.work, {}, "")
         tally = Tally()
+        live = dict.fromkeys(urls, 1)  # which version of tiny each destination holds
         for cycle in range(cycles):
             kind = self.rng.choice(sorted(urls))
             fault = self.rng.choice(faults_for(kind))
             scene = scenes[kind]
-            checkpoint.write_bytes(versions[cycle % 2])
+            live[kind] = 1 - live[kind]  # publish the other one
+            checkpoint.write_bytes(versions[live[kind]])
             scene.before = snapshot(scene.store, self.work / f"before-{cycle}")
             scene.new_sha = sha256_file(checkpoint)
             started = time.monotonic()

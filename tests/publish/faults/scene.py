@@ -75,10 +75,12 @@ class Scene:
         rest = {k: v for k, v in now.items() if not k.startswith(TINY)}
         assert rest == {k: v for k, v in self.before.items() if not k.startswith(TINY)}
         tiny = {k: v for k, v in now.items() if k.startswith(TINY)}
-        if tiny == {k: v for k, v in self.before.items() if k.startswith(TINY)}:
-            return "old"
         manifest = Manifest.parse(tiny[TINY + MANIFEST])
-        assert manifest.checkpoint_sha256 == self.new_sha, "tiny is neither the old nor the new one"
+        if manifest.checkpoint_sha256 != self.new_sha:
+            assert tiny == {k: v for k, v in self.before.items() if k.startswith(TINY)}, (
+                "tiny is neither the old nor the new one"
+            )
+            return "old"
         files = {k[len(TINY) :]: v for k, v in tiny.items() if k != TINY + MANIFEST}
         assert set(files) == set(manifest.files), "tiny's files are not its manifest's: a mix"
         for rel, data in files.items():
