@@ -25,6 +25,8 @@ FAST = {("local", "promote", "SIGKILL")}
 #: The longest a Ctrl-C may take to end the command here, discarding the staging area through a
 #: trickling link included (the machine running the suite is shared and busy).
 CTRL_C_BOUND_S = 30.0
+#: The line saying the staged speaker spoke (the last before the promote's).
+VERIFIED = r"verify: (?!loading)"
 
 
 def _cases() -> list[object]:
@@ -49,7 +51,7 @@ def test_a_signal_at_each_phase_loses_nothing_and_a_rerun_finishes(
 
     with Publisher(scene.args(), env=env, cwd=tmp_path) as pub:
         if proxy is not None and phase in ("staging", "promote"):
-            pub.wait_for("hashing" if phase == "staging" else "verification")
+            pub.wait_for("hashing" if phase == "staging" else VERIFIED)
             proxy.set_fault(Fault.trickle(64, 0.05))
         pub.wait_for(phase)
         sent = time.monotonic()
