@@ -3,7 +3,8 @@
 Bounded waits: the client's shared HTTP session gets hayakoe's connect and read timeouts
 (:mod:`hayakoe_core.network`; its default has none) before every operation, and so does every
 session the client makes anew in the middle of one (it drops its session after a connection
-error and builds another from its factory); file bodies are read with the client's own
+error and builds another from its factory); a request the client sends with an explicit
+``timeout=None`` (``repo_info``, paginated listings) gets them too; file bodies are read with the client's own
 ``HF_HUB_DOWNLOAD_TIMEOUT``. The client retries a request that timed out or failed on the
 network up to 5 times, waiting 1, 2, 4, 8 and 8 s, so a Hub that accepts connections and never
 answers fails a request after about 6 × ``HAYAKOE_READ_TIMEOUT`` + 23 s. The client's retry and fallback
@@ -61,11 +62,20 @@ def _quieten_client_loggers() -> None:
                 logger.addFilter(_QUIET)
 
 
+def _bounded(request: httpx2.Request) -> None:
+    """Give a request sent with ``timeout=None`` hayakoe's timeouts (``repo_info`` and the
+    paginated listings pass None explicitly, which overrides the session's default)."""
+    if all(value is None for value in request.extensions.get("timeout", {}).values()):
+        limits = timeouts()
+        request.extensions["timeout"] = httpx2.Timeout(limits.read, connect=limits.connect).as_dict()
+
+
 def _client_with_timeouts() -> httpx2.Client:
-    """The client's own default session, with hayakoe's timeouts."""
+    """The client's own default session, with hayakoe's timeouts on every request."""
     client = default_client_factory()
     limits = timeouts()
     client.timeout = httpx2.Timeout(limits.read, connect=limits.connect)
+    client.event_hooks["request"].append(_bounded)
     return client
 
 
