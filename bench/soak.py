@@ -14,7 +14,8 @@ reader sees, and loads the speaker with the public API from an empty cache (``TT
 Printed: cycles run, success rate after the re-run, speakers lost or mixed (must be 0: after
 the fault the destination holds the old speaker byte for byte or the new one whole, everything
 else byte-identical), stale staging left (must be 0: staging areas, multipart uploads, leases,
-ledger records), and time per cycle. Exit status 1 if a must-be-0 figure is not 0. Times are
+ledger records), publishes that hung, and time per cycle. Exit status 1 if a must-be-0 figure
+is not 0. Times are
 indicative only when the machine is otherwise idle.
 """
 
@@ -26,6 +27,7 @@ import random
 import signal
 import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -45,6 +47,7 @@ sys.path.insert(0, str(REPO))
 PHASES = ("export", "hashing", "staging", "verification", "promote")
 QUICK = {"HAYAKOE_READ_TIMEOUT": "3", "HAYAKOE_CONNECT_TIMEOUT": "3", "HAYAKOE_ATTEMPTS": "1"}
 TOKEN = "hf_soak_write"
+HUNG_S = 300.0  # a publish still running this long after its fault counts as hung
 
 
 def _free_port() -> int:
@@ -64,6 +67,7 @@ class Tally:
     cycles: int = 0
     published: int = 0
     lost_or_mixed: list[str] = field(default_factory=list)
+    hung: list[str] = field(default_factory=list)
     stale: list[str] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)
 
@@ -160,7 +164,7 @@ class Soak:
         from tests.publish.faults.scene import leftovers
         from tests.support.faultproxy import Fault
         from tests.support.hubserver import FaultRule
-        from tests.support.publisher import Publisher, run_publish
+        from tests.support.publisher import Finished, Publisher, run_publish
 
         proxy = self.proxies[kind]
         env = scene.env(**QUICK)
@@ -179,7 +183,11 @@ class Soak:
                 sig, phase = fault.split("@")
                 pub.wait_for(phase)
                 pub.kill(getattr(signal, sig))
-            first = pub.finish()
+            try:
+                first = pub.finish(HUNG_S)
+            except subprocess.TimeoutExpired:
+                tally.hung.append(f"cycle {cycle + 1}: {kind} {fault}")
+                first = Finished(-1, "", "")  # killed on leaving the block; the re-run must finish it
         proxy.set_fault(Fault.passthrough())
         proxy.close_connections()
         self.hub.set_faults([])
@@ -221,6 +229,9 @@ def report(tally: Tally) -> int:
     print(f"speakers lost or mixed: {len(tally.lost_or_mixed)}")
     for line in tally.lost_or_mixed:
         print(f"  {line}")
+    print(f"publishes that hung (over {HUNG_S:g} s): {len(tally.hung)}")
+    for line in tally.hung:
+        print(f"  {line}")
     print(f"stale staging left: {len(tally.stale)}")
     for line in tally.stale:
         print(f"  {line}")
@@ -228,7 +239,7 @@ def report(tally: Tally) -> int:
         f"time per cycle: median {statistics.median(per):.1f} s, max {max(per):.1f} s "
         "(shared machine: indicative only)"
     )
-    return 1 if tally.lost_or_mixed or tally.stale else 0
+    return 1 if tally.lost_or_mixed or tally.stale or tally.hung else 0
 
 
 if __name__ == "__main__":
