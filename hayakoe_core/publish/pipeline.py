@@ -37,8 +37,9 @@ from hayakoe_core.fetching import Fetcher, cache_root
 from hayakoe_core.layout import MANIFEST, README, local_files, speakers_from_paths
 from hayakoe_core.manifest import BertRef, Manifest, build_manifest, sha256_file, write_manifest
 from hayakoe_core.paths import speaker_prefix
-from hayakoe_core.progress import NullProgress, Progress
+from hayakoe_core.progress import NullProgress, Progress, interruptible
 from hayakoe_core.publish import bert as shared_bert
+from hayakoe_core.publish import ledger
 from hayakoe_core.publish.parity import check_parity
 from hayakoe_core.publish.plan import FileRecord, Plan, Receipt
 from hayakoe_core.publish.readme import BEGIN, ReadmeAction, ReadmePolicy, decide_readme, render_readme
@@ -207,6 +208,7 @@ class Pipeline:
             if bundle is not None:
                 bundle.write_into(tree)
         with self.receipt.phase("hashing"):
+            self.note("hashing: the sha256 of every file, into each speaker's manifest")
             for backend, info in self.infos.items():
                 folder = tree / speaker_prefix(info.repo_folder, self.plan.name)
                 manifest = build_manifest(folder, self.plan.name, backend, self.plan.checkpoint_sha256, ref)
@@ -221,6 +223,7 @@ class Pipeline:
         with self.receipt.phase("export"):
             for backend, info in self.infos.items():
                 out = tree / speaker_prefix(info.repo_folder, self.plan.name)
+                self.note(f"export: the {backend} files of {self.plan.name}")
                 if backend == "onnx" and self.source.onnx_graphs:
                     self.note(f"onnx: reusing {', '.join(g.name for g in self.source.onnx_graphs)} "
                               f"from {self.source.folder} (after the parity check)")  # fmt: skip
@@ -296,18 +299,56 @@ class Pipeline:
             unchanged = self._drop_unchanged(tree, inspection)
             if not any(tree.iterdir()):
                 return self._nothing_changed(inspection, files)
-            staging = self._stage(tree)
-            try:
-                self._verify(staging, bert_staged=bundle is not None)
-                state = self._promote(staging, inspection, tree)
-            finally:
-                with self.receipt.phase("discard"):
-                    self.store.discard(staging)
+            staging, state = self._publish(tree, inspection, bert_staged=bundle is not None)
+            self._sweep_abandoned()
             self.receipt.state = str(state)
             self.receipt.files = [
                 replace(f, transfer=_transfer(f.path, unchanged, staging)) for f in files
             ]
         return self.receipt
+
+    def _publish(
+        self, tree: Path, inspection: Inspection, *, bert_staged: bool
+    ) -> tuple[Staging, DestinationState]:
+        """Stage, verify, promote and discard, with Ctrl-C stopping transfers at their next chunk
+        and the staging area recorded in the ledger until it is discarded. A failure's message
+        says how far the publish got and that running it again is safe."""
+        staging_id = new_staging_id()
+        record = ledger.open_record(self.store.url, staging_id)
+        outer = self.progress
+        discarded = False
+        try:
+            with interruptible(outer) as self.progress:
+                with _explained(self.store.url, "staging"):
+                    staging = self._stage(tree, staging_id)
+                try:
+                    with _explained(self.store.url, "verifying"):
+                        self._verify(staging, bert_staged=bert_staged)
+                    with _explained(self.store.url, "promoting"):
+                        state = self._promote(staging, inspection, tree)
+                finally:
+                    with self.receipt.phase("discard"):
+                        self.store.discard(staging)
+                    discarded = True
+        finally:
+            self.progress = outer
+            if discarded:
+                record.remove()
+            else:
+                record.close()  # the next publish from here discards it (see ledger)
+        return staging, state
+
+    def _sweep_abandoned(self) -> None:
+        """Discard the staging areas publishers from this machine left at this destination when
+        they died (best effort: what is not removed now is tried again next time)."""
+        for record in ledger.abandoned(self.store.url):
+            try:
+                self.store.discard(Staging(record.staging_id, "", DestinationState("")))
+            except HayakoeError as exc:
+                self.note(f"cleanup: staging {record.staging_id} left by a crashed publish stays: {exc}")
+                continue
+            self.note(f"cleanup: removed staging {record.staging_id} left by a crashed publish")
+            record.remove()
 
     def _drop_unchanged(self, tree: Path, inspection: Inspection) -> set[str]:
         """Take out of ``tree`` every speaker folder whose live copy has the very same files, the
@@ -340,10 +381,10 @@ class Pipeline:
         self.receipt.files = [replace(f, transfer="unchanged") for f in files]
         return self.receipt
 
-    def _stage(self, tree: Path, staging_id: str | None = None) -> Staging:
+    def _stage(self, tree: Path, staging_id: str) -> Staging:
         with self.receipt.phase("stage"):
             self.note(f"staging at {self.store.url} (not visible to readers yet)")
-            return self.store.stage(tree, staging_id or new_staging_id(), self.progress)
+            return self.store.stage(tree, staging_id, self.progress)
 
     def _verify(self, staging: Staging, *, bert_staged: bool) -> None:
         if not self.plan.verify:
@@ -502,6 +543,33 @@ def _transfer(relpath: str, unchanged: set[str], staging: Staging) -> str:
 def _record(relpath: str, path: Path) -> FileRecord:
     """The receipt's record of one file of the tree (how it travels is filled in later)."""
     return FileRecord(relpath, path.stat().st_size, sha256_file(path))
+
+
+_PHASE_OUTCOME = {
+    "staging": "nothing of this publish is visible",
+    "verifying": "nothing of this publish was made visible",
+    "promoting": "the destination shows the old or the new speakers whole (a cut-off promote is "
+    "finished by the next publish)",
+}
+
+
+@contextmanager
+def _explained(url: str, phase: str) -> Iterator[None]:
+    """Let a failure's one line say where the publish stopped, what readers of ``url`` see, and
+    that the same command can be run again (messages that say so already are left alone)."""
+    try:
+        yield
+    except VerificationError:
+        raise  # the speaker itself failed: running again would fail again
+    except HayakoeError as exc:
+        text = str(exc)
+        if exc.args and "again" not in text:
+            exc.args = (
+                f"{text} (while {phase} at {url}); {_PHASE_OUTCOME[phase]}: "
+                "running the same command again is safe",
+                *exc.args[1:],
+            )
+        raise
 
 
 @contextmanager

@@ -96,6 +96,7 @@ def verify_speaker(
             "cache_dir": str(work / "cache"),
             "wav": str(work / "audio.wav"),
             "result": str(work / "result.json"),
+            "parent": os.getpid(),
         }
         env = {**os.environ, "HAYAKOE_CACHE": request["cache_dir"]}
         try:

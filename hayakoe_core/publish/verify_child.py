@@ -1,17 +1,20 @@
 """The process :func:`hayakoe_core.publish.verify.verify_speaker` starts: load, speak, check.
 
 Reads one JSON request on standard input (source, name, backend, device, bert_source,
-cache_dir, wav, result), loads the speaker with the public ``TTS`` API, synthesises
+cache_dir, wav, result, and the parent's pid), loads the speaker with the public ``TTS`` API, synthesises
 :data:`~hayakoe_core.publish.verify.VERIFY_TEXT` and writes ``{"ok": true, "duration": s,
 "sample_rate": hz}`` or ``{"ok": false, "reason": one line}`` to the ``result`` file; the audio
 goes to ``wav`` when it passes. A programming error leaves no result and its traceback on
-standard error.
+standard error. The process ends by itself within a second of its parent's death.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -72,8 +75,22 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
     return {"ok": True, "duration": audio.duration, "sample_rate": audio.sr}
 
 
+def _exit_with_parent(parent: int, every: float = 1.0) -> None:
+    """End this process soon after the publisher ``parent`` that started it dies (SIGKILL leaves
+    it no chance to kill its children): nobody would read the result, and its staging area is
+    going away."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(every)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="hayakoe-verify-parent", daemon=True).start()
+
+
 def main() -> None:
     request = json.loads(sys.stdin.read())
+    _exit_with_parent(request["parent"])
     result = run(request)
     Path(request["result"]).write_text(json.dumps(result), encoding="utf-8")
 

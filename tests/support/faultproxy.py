@@ -90,9 +90,12 @@ class FaultProxy:
     """A threaded TCP proxy from :attr:`url` to ``upstream`` (see the module docstring).
 
     ``upstream`` may be ``None`` when only ``stall`` faults are used (nothing is forwarded).
+    ``port`` is the port to listen on (0: a free one), for clients configured before it starts.
     """
 
-    def __init__(self, upstream: tuple[str, int] | None, fault: Fault | None = None) -> None:
+    def __init__(
+        self, upstream: tuple[str, int] | None, fault: Fault | None = None, *, port: int = 0
+    ) -> None:
         self.upstream = upstream
         self._lock = threading.Lock()
         self._fault = fault or Fault()
@@ -105,14 +108,14 @@ class FaultProxy:
         self._listener: socket.socket | None = None
         self.connections = 0
         self.faulted = 0
-        self.port = 0
+        self.port = port
 
     # --- lifecycle ------------------------------------------------------------------------------
 
     def start(self) -> FaultProxy:
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind(("127.0.0.1", 0))
+        listener.bind(("127.0.0.1", self.port))
         listener.listen(64)
         listener.settimeout(_TICK)
         self._listener, self.port = listener, listener.getsockname()[1]

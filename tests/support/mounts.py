@@ -38,6 +38,11 @@ def small_disk(path: Path, size: str) -> Iterator[Path]:
         _umount(path)
 
 
+def resize(path: Path, size: str) -> None:
+    """Give the tmpfs at ``path`` (from :func:`small_disk`) a new size; its files stay."""
+    _mount("-o", f"remount,size={size}", str(path))
+
+
 @contextmanager
 def read_only(path: Path) -> Iterator[Path]:
     """``path`` (an existing folder) made read-only in place by a read-only bind mount over it."""

@@ -10,6 +10,9 @@ As a context manager::
         endpoint.client().create_bucket(Bucket="speakers")
         os.environ.update(endpoint.env())
 
+A store that crashes mid-run: ``server.kill()`` (SIGKILL; the data stays), then
+``server.restart()`` (same ports, credentials and data).
+
 As a command (prints the environment for a shell, runs until Ctrl-C)::
 
     python -m tests.support.s3server --bucket speakers
@@ -293,6 +296,21 @@ class LocalS3Server:
             for any_port in (port, port + _GRPC_OFFSET):
                 for sock in Path("/tmp").glob(f"seaweedfs-*-{any_port}.sock"):
                     sock.unlink(missing_ok=True)
+
+    def kill(self) -> None:
+        """SIGKILL the server now, as a store that crashes mid-request; its data stays for
+        :meth:`restart`."""
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.wait()
+        self._terminate()
+
+    def restart(self) -> S3Endpoint:
+        """Start the server again after :meth:`kill`: same ports, credentials and data."""
+        assert self.endpoint is not None, "restart() follows start() and kill()"
+        self._launch()
+        self._wait_ready(self.endpoint, last_attempt=True)
+        return self.endpoint
 
     def stop(self) -> None:
         """Stop the server and remove its folder and stray sockets."""

@@ -1,8 +1,13 @@
 """Every call this plugin makes to the Hub goes through :func:`hub_call`.
 
 Bounded waits: the client's shared HTTP session gets hayakoe's connect and read timeouts
-(:mod:`hayakoe_core.network`; its default has none) before every operation; file bodies are
-read with the client's own ``HF_HUB_DOWNLOAD_TIMEOUT``. The client's retry and fallback
+(:mod:`hayakoe_core.network`; its default has none) before every operation, and so does every
+session the client makes anew in the middle of one (it drops its session after a connection
+error and builds another from its factory); a request the client sends with an explicit
+``timeout=None`` (``repo_info``, paginated listings) gets them too; file bodies are read with the client's own
+``HF_HUB_DOWNLOAD_TIMEOUT``. The client retries a request that timed out or failed on the
+network up to 5 times, waiting 1, 2, 4, 8 and 8 s, so a Hub that accepts connections and never
+answers fails a request after about 6 × ``HAYAKOE_READ_TIMEOUT`` + 23 s. The client's retry and fallback
 warnings are kept off stderr during these calls: the outcome is reported as one error, or not
 at all when the cache serves.
 
@@ -21,7 +26,8 @@ from contextlib import contextmanager
 
 import httpx2
 from huggingface_hub import constants
-from huggingface_hub.utils import get_session
+from huggingface_hub.utils import get_session, set_client_factory
+from huggingface_hub.utils._http import default_client_factory
 
 from hayakoe_core.errors import redact_logs
 from hayakoe_core.network import timeouts
@@ -54,6 +60,26 @@ def _quieten_client_loggers() -> None:
             logger = logging.getLogger(name)
             if _QUIET not in logger.filters:
                 logger.addFilter(_QUIET)
+
+
+def _bounded(request: httpx2.Request) -> None:
+    """Give a request sent with ``timeout=None`` hayakoe's timeouts (``repo_info`` and the
+    paginated listings pass None explicitly, which overrides the session's default)."""
+    if all(value is None for value in request.extensions.get("timeout", {}).values()):
+        limits = timeouts()
+        request.extensions["timeout"] = httpx2.Timeout(limits.read, connect=limits.connect).as_dict()
+
+
+def _client_with_timeouts() -> httpx2.Client:
+    """The client's own default session, with hayakoe's timeouts on every request."""
+    client = default_client_factory()
+    limits = timeouts()
+    client.timeout = httpx2.Timeout(limits.read, connect=limits.connect)
+    client.event_hooks["request"].append(_bounded)
+    return client
+
+
+set_client_factory(_client_with_timeouts)
 
 
 @contextmanager

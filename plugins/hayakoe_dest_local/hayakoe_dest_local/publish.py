@@ -19,6 +19,7 @@ Everything lives in ``<root>/.hayakoe/``, on the same filesystem as the live fol
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
@@ -121,12 +122,30 @@ def copy_tree(local_dir: Path, dest: Path, progress: Progress, label: str) -> li
     return [f.relpath for f in files]
 
 
+#: What a full, read-only or failing disk raises: the user's to fix, reported in one line.
+_DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO}
+
+
+@contextmanager
+def disk_errors(root: Path) -> Iterator[None]:
+    """Re-raise a full, read-only or failing disk under ``root`` as a one-line HayakoeError."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno not in _DISK_ERRNOS:
+            raise
+        raise HayakoeError(
+            f"cannot write to {root}: {exc.strerror}; free space there or fix its permissions"
+        ) from None
+
+
 def stage(root: Path, local_dir: Path, staging_id: str, progress: Progress) -> Staging:
     base = read_state(root)
     area = staging_dir(root, staging_id)
     fresh = not area.exists()
     try:
-        copied = copy_tree(local_dir, area, progress, f"stage → {area}")
+        with disk_errors(root):
+            copied = copy_tree(local_dir, area, progress, f"stage → {area}")
     except BaseException:
         if fresh:
             discard(root, staging_id)
@@ -134,7 +153,16 @@ def stage(root: Path, local_dir: Path, staging_id: str, progress: Progress) -> S
     return Staging(staging_id, area.as_uri(), base, tuple((rel, "sent") for rel in copied))
 
 
+def _pending(root: Path) -> str | None:
+    """The staging area a crashed promote's journal names (it is needed to roll forward)."""
+    journal = root / HIDDEN / _JOURNAL
+    return json.loads(journal.read_text(encoding="utf-8"))["staging"] if journal.is_file() else None
+
+
 def discard(root: Path, staging_id: str) -> None:
+    """Remove staging ``staging_id``, unless a crashed promote still needs it to roll forward."""
+    if _pending(root) == staging_id:
+        return
     shutil.rmtree(staging_dir(root, staging_id), ignore_errors=True)
     for empty in (root / HIDDEN / "staging", root / HIDDEN):
         try:
@@ -215,10 +243,11 @@ def promote(
             raise NotFoundError(f"staging area {area} is gone (discarded or cleaned up): stage again")
         new_token, new_generation = uuid.uuid4().hex, generation + 1
         journal = {"staging": staging_id, "token": new_token, "generation": new_generation}
-        write_text(root / HIDDEN / _JOURNAL, json.dumps(journal))
-        with progress.bar(f"promote → {root}", None, unit="files"):
-            _apply(area, root)
-        _write_state(root, new_token, new_generation)
+        with disk_errors(root):
+            write_text(root / HIDDEN / _JOURNAL, json.dumps(journal))
+            with progress.bar(f"promote → {root}", None, unit="files"):
+                _apply(area, root)
+            _write_state(root, new_token, new_generation)
         (root / HIDDEN / _JOURNAL).unlink()
     return _state(new_token, new_generation)
 
@@ -231,8 +260,7 @@ def cleanup(root: Path, older_than: timedelta, dry_run: bool) -> list[str]:
     staging_root = root / HIDDEN / "staging"
     if not staging_root.is_dir():
         return []
-    journal = root / HIDDEN / _JOURNAL
-    pending = json.loads(journal.read_text(encoding="utf-8"))["staging"] if journal.is_file() else None
+    pending = _pending(root)
     found = []
     for area in sorted(staging_root.iterdir()):
         created = staging_created(area.name)
