@@ -298,6 +298,7 @@ class Pipeline:
                 return self._upload_then_verify(tree, files)
             unchanged = self._drop_unchanged(tree, inspection)
             if not any(tree.iterdir()):
+                self._sweep_abandoned()
                 return self._nothing_changed(inspection, files)
             staging, state = self._publish(tree, inspection, bert_staged=bundle is not None)
             self._sweep_abandoned()

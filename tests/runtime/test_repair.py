@@ -47,7 +47,11 @@ def test_s3_cache_is_repaired_fetching_only_the_bad_file(s3_source, repo, tmp_pa
     s3_calls.clear()
     folder = fetched(s3_source, cache)
     assert (folder / FILE).read_bytes() == (repo / "onnx/speakers/tiny" / FILE).read_bytes()
-    downloads = [key for op, key in s3_calls if op == "GetObject" and not key.endswith("manifest.json")]
+    downloads = [  # the publish state object (.hayakoe/) is read around every download
+        key
+        for op, key in s3_calls
+        if op == "GetObject" and not key.endswith("manifest.json") and "/.hayakoe/" not in key
+    ]
     assert downloads == [f"voices/onnx/speakers/tiny/{FILE}"]
 
 

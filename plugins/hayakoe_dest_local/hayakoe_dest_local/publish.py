@@ -160,9 +160,15 @@ def _pending(root: Path) -> str | None:
 
 
 def discard(root: Path, staging_id: str) -> None:
-    """Remove staging ``staging_id``, unless a crashed promote still needs it to roll forward."""
+    """Remove staging ``staging_id``. A crashed promote's journal that names it is rolled forward
+    first (under the lock); while that cannot be done (another publish holds the lock, or the disk
+    refuses), the area stays for the next promote to finish."""
     if _pending(root) == staging_id:
-        return
+        try:
+            with disk_errors(root), locked(root):
+                _roll_forward(root)
+        except HayakoeError:
+            return
     shutil.rmtree(staging_dir(root, staging_id), ignore_errors=True)
     for empty in (root / HIDDEN / "staging", root / HIDDEN):
         try:
