@@ -18,6 +18,7 @@ Nothing is sent twice. For each file of the tree, in this order of preference:
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -158,11 +159,25 @@ def _pending(client: Any, target: Target) -> str | None:
     return lease.staging if lease else None
 
 
+def _incomplete_uploads(client: Any, bucket: str, prefix: str) -> Iterator[dict[str, Any]]:
+    paginator = client.get_paginator("list_multipart_uploads")
+    for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
+        yield from page.get("Uploads", [])
+
+
+def _abort(client: Any, bucket: str, upload: dict[str, Any]) -> None:
+    client.abort_multipart_upload(Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"])
+
+
 def discard(client: Any, target: Target, staging_id: str) -> None:
-    """Remove the staging area ``staging_id`` unless an unfinished promote still needs it."""
+    """Remove the staging area ``staging_id`` (its objects and any multipart upload a stage cut
+    short left under it) unless an unfinished promote still needs it."""
     if _pending(client, target) == staging_id:
         return
-    _delete_folder(client, target.location, staging_folder(target, staging_id))
+    folder = staging_folder(target, staging_id)
+    for upload in _incomplete_uploads(client, target.location, f"{folder}/"):
+        _abort(client, target.location, upload)
+    _delete_folder(client, target.location, folder)
 
 
 def cleanup(client: Any, target: Target, older_than: timedelta, dry_run: bool) -> list[str]:
@@ -185,13 +200,11 @@ def cleanup(client: Any, target: Target, older_than: timedelta, dry_run: bool) -
         found.append(f"staging {staging_id} ({len(files)} files, {size} bytes) at s3://{bucket}/{folder}")
         if not dry_run:
             delete_keys(client, bucket, [obj["Key"] for obj in objects])
-    paginator = client.get_paginator("list_multipart_uploads")
-    for page in paginator.paginate(Bucket=bucket, Prefix=f"{target.prefix}/" if target.prefix else ""):
-        for upload in page.get("Uploads", []):
-            if upload["Initiated"] > cutoff:
-                continue
-            started = upload["Initiated"].astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-            found.append(f"incomplete multipart upload of s3://{bucket}/{upload['Key']} (started {started})")
-            if not dry_run:
-                client.abort_multipart_upload(Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"])
+    for upload in _incomplete_uploads(client, bucket, f"{target.prefix}/" if target.prefix else ""):
+        if upload["Initiated"] > cutoff:
+            continue
+        started = upload["Initiated"].astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        found.append(f"incomplete multipart upload of s3://{bucket}/{upload['Key']} (started {started})")
+        if not dry_run:
+            _abort(client, bucket, upload)
     return found
