@@ -16,11 +16,11 @@ import sys
 import tempfile
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
-from hayakoe_core import __version__
+from hayakoe_core import __version__, interrupts
 from hayakoe_core.errors import HayakoeError, NotFoundError, redact, scrub
 from hayakoe_core.layout import is_repo_root
 from hayakoe_core.registry import Store, get_registry
@@ -232,12 +232,21 @@ def publish(
     mode = command.Mode(command.can_prompt(yes, as_json), dry_run=dry_run, as_json=as_json)
     try:
         receipt = command.run(answers, mode)
+    except Exception:
+        if not interrupts.interrupt_came():
+            raise
+        _interrupted()
     except KeyboardInterrupt:
-        click.echo("interrupted: nothing half-visible was left at the destination; running the same "
-                   "command again is safe", err=True)  # fmt: skip
-        sys.exit(130)
+        _interrupted()
     if receipt is None:
         sys.exit(1)
+
+
+def _interrupted() -> NoReturn:
+    """The end of a publish a Ctrl-C cut short (whatever error a library made of it)."""
+    click.echo("interrupted: nothing half-visible was left at the destination; running the same "
+               "command again is safe", err=True)  # fmt: skip
+    sys.exit(130)
 
 
 def _duration(ctx: click.Context, param: click.Parameter, text: str) -> timedelta:
@@ -344,4 +353,5 @@ def _writable_wav(out: str) -> Path:
 
 def main() -> None:
     """Console-script entry point."""
+    interrupts.install()
     cli(prog_name="hayakoe")
