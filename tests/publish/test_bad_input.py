@@ -44,11 +44,6 @@ ENV_LINE = "HAYAKOE_T_UNRELATED='kept'\n"
 _WRITES = ("POST", "PUT", "DELETE", "PATCH")
 
 
-@pytest.fixture(scope="module")
-def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("bad-input-cache")
-
-
 @dataclass
 class World:
     """One case's surroundings: a good speaker folder, a local destination, a ``.env``, and

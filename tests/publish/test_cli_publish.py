@@ -20,12 +20,6 @@ from tests.support.repo import TINY_BERT
 DOWN, ENTER, CTRL_C = "\x1b[B", "\r", "\x03"
 
 
-@pytest.fixture(scope="module")
-def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One cache for the module, so the tiny export is made once."""
-    return tmp_path_factory.mktemp("cli-cache")
-
-
 @pytest.fixture
 def env(cache: Path) -> dict[str, str]:
     """The environment of a user with no hayakoe settings."""

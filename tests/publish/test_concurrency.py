@@ -48,7 +48,6 @@ from hayakoe_core.publish.pipeline import Pipeline
 from hayakoe_core.publish.plan import Receipt
 from hayakoe_core.publish.source import CONFIG, STYLE_VECTORS
 from hayakoe_core.registry import Capability, Store, get_registry
-from tests.publish import test_destinations
 from tests.publish.speakers import speaker_folder
 from tests.publish.test_pipeline import plan_for
 from tests.support.hubserver import FaultRule, HubServer
@@ -60,12 +59,7 @@ LOADERS = 10
 ROUND_LIMIT = 120
 Files = dict[str, str]  # relpath → sha256
 
-# The same fixtures as the publish story: local, S3 and the Hub, one cache for the module.
-destination, cache, isolated = (
-    test_destinations.destination,
-    test_destinations.cache,
-    test_destinations.isolated,
-)
+pytestmark = pytest.mark.usefixtures("isolated")
 ROUNDS = pytest.mark.parametrize(
     "rounds", [QUICK_ROUNDS, pytest.param(SOAK_ROUNDS, marks=pytest.mark.slow)], ids=["quick", "soak"]
 )

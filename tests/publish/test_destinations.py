@@ -23,27 +23,7 @@ from tests.publish.speakers import save_tensors, speaker_folder, tiny_tensors
 from tests.publish.test_pipeline import plan_for, retrain
 from tests.support.repo import CHECKPOINT
 
-
-@pytest.fixture(scope="module")
-def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("cache")
-
-
-@pytest.fixture(autouse=True)
-def isolated(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HAYAKOE_CACHE", str(cache))
-    monkeypatch.delenv("HAYAKOE_BERT_SOURCE", raising=False)
-
-
-@pytest.fixture(params=["local", "s3", "hf"])
-def destination(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "local":
-        return str(tmp_path / "voices")
-    if request.param == "s3":
-        request.getfixturevalue("s3_env")
-        return f"s3://{request.getfixturevalue('s3_bucket')}/team/voices"
-    request.getfixturevalue("hub")
-    return f"hf://{request.getfixturevalue('hub_repo')}"
+pytestmark = pytest.mark.usefixtures("isolated")
 
 
 def snapshot(store: Store, tmp: Path) -> dict[str, bytes]:

@@ -23,17 +23,7 @@ from hayakoe_core.tts import TTS
 from tests.publish.speakers import save_tensors, speaker_folder, tiny_tensors
 from tests.support.repo import CHECKPOINT, TINY_BERT
 
-
-@pytest.fixture(scope="module")
-def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One cache for the module, so the tiny export is made once."""
-    return tmp_path_factory.mktemp("cache")
-
-
-@pytest.fixture(autouse=True)
-def isolated(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HAYAKOE_CACHE", str(cache))
-    monkeypatch.delenv("HAYAKOE_BERT_SOURCE", raising=False)
+pytestmark = pytest.mark.usefixtures("isolated")
 
 
 def plan_for(folder: Path, dest: Path, tmp: Path, **changes) -> Plan:
