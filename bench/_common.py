@@ -6,11 +6,13 @@ where nothing of hayakoe's own is installed.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import venv
 from collections.abc import Callable, Mapping, Sequence
@@ -118,3 +120,15 @@ def repo_pythonpath() -> str:
     paths = [str(REPO), *(str(p) for p in sorted((REPO / "plugins").iterdir()) if p.is_dir())]
     existing = os.environ.get("PYTHONPATH")
     return os.pathsep.join([*paths, existing] if existing else paths)
+
+
+def speaker_bench_parser(doc: str) -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
+    """The command line of a bench that measures the full-size speaker ``bench/load.py`` builds
+    (``--work``, reused), and its internal ``measure REPO CACHE …`` subcommand, which each side's
+    child process runs: both parsers, for the bench to add its own arguments."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    measure = parser.add_subparsers(dest="cmd").add_parser("measure", help="(internal) one measurement")
+    measure.add_argument("repo")
+    measure.add_argument("cache")
+    parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "hayakoe-bench-load")
+    return parser, measure

@@ -21,16 +21,14 @@ The machine is shared and busy: read ratios, not absolute times.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import resource
 import subprocess
-import tempfile
 import time
 from pathlib import Path
 
-from _common import load_average, peak_rss_of
+from _common import load_average, peak_rss_of, speaker_bench_parser
 from load import built_with_runtimes
 
 SPEAKER = "bench"
@@ -132,13 +130,8 @@ def report(results: dict[str, dict[int, dict]]) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="cmd")
-    p_measure = sub.add_parser("measure", help="(internal) one measurement")
-    p_measure.add_argument("repo")
-    p_measure.add_argument("cache")
+    parser, p_measure = speaker_bench_parser(__doc__)
     p_measure.add_argument("chars", type=int)
-    parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "hayakoe-bench-load")
     parser.add_argument("--sizes", default=",".join(map(str, SIZES)), help="comma-separated character counts")
     parser.add_argument("--skip-upstream", action="store_true")
     args = parser.parse_args(argv)

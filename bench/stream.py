@@ -18,15 +18,13 @@ Targets (ours / upstream): first audio <= 0.5x on the 60-character first sentenc
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import statistics
-import tempfile
 import time
 from pathlib import Path
 
-from _common import load_average, peak_rss_of
+from _common import load_average, peak_rss_of, speaker_bench_parser
 from load import built_with_runtimes
 
 SPEAKER = "bench"
@@ -133,14 +131,9 @@ def report(results: dict[str, dict], streams: int, labels: list[str]) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="cmd")
-    p_measure = sub.add_parser("measure", help="(internal) one measurement")
-    p_measure.add_argument("repo")
-    p_measure.add_argument("cache")
+    parser, p_measure = speaker_bench_parser(__doc__)
     p_measure.add_argument("runs", type=int)
     p_measure.add_argument("labels", nargs="+")
-    parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "hayakoe-bench-load")
     parser.add_argument("--runs", type=int, default=3, help="streams of each text per process")
     parser.add_argument("--rounds", type=int, default=1, help="fresh processes per side, alternating")
     parser.add_argument("--skip-upstream", action="store_true")
