@@ -120,6 +120,19 @@ def test_upload_replaces_and_fetch_links_a_snapshot(repo, tmp_path):
     assert sorted(p.name for p in (root / ".hayakoe").iterdir()) == ["lock", "state.json"]
 
 
+def test_fetching_an_unchanged_folder_again_keeps_the_snapshot_others_may_be_reading(repo, tmp_path):
+    store, _ = repo
+    first = store.fetch("onnx/speakers/spk", tmp_path / "cache")
+    held = {rel: (first / rel).stat().st_ino for rel in OLD}
+    folder = first.stat().st_ino
+    again = store.fetch("onnx/speakers/spk", tmp_path / "cache")
+    assert again == first and again.stat().st_ino == folder, "the snapshot was replaced"
+    assert {rel: (again / rel).stat().st_ino for rel in OLD} == held
+    store.upload(tree(tmp_path / "new", "spk", NEW))
+    changed = store.fetch("onnx/speakers/spk", tmp_path / "cache")
+    assert read_tree(changed) == NEW, "a changed folder is snapshotted again"
+
+
 def test_fetch_reads_in_place_where_no_link_can_be_made(repo, tmp_path):
     store, root = repo
     with small_disk(tmp_path / "disk", "64k") as disk:  # another filesystem

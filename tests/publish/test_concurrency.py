@@ -260,7 +260,10 @@ def race_same_speaker(url: str, versions: list[Path], tmp: Path, rounds: int, re
         then = hold_next_commit(url, request) if r % 4 >= 2 else None
         outcomes = race(publishers, processes=by_process(url), then=then)
         won = [i for i, o in enumerate(outcomes) if o.error is None]
-        assert len(won) == 1, f"round {r}: {len(won)} of two publishers of one speaker succeeded"
+        assert len(won) == 1, (
+            f"round {r}: {len(won)} of two publishers of one speaker succeeded: "
+            f"{[o.error for o in outcomes]}"
+        )
         (lost,) = {0, 1} - set(won)
         kind, message = outcomes[lost].error
         assert kind == ConflictError.__name__, message

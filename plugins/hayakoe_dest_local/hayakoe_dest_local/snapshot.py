@@ -6,7 +6,10 @@ the old ``config.json`` with the new ``synthesizer.onnx``. So a fetch hands out 
 instead: every file hard-linked into the caller's cache folder (no byte is copied, and a link
 keeps the version it was made from after a publish removes it), kept only when the folder was
 the same, unchanged directory from before the first link to after the last; else it is taken
-again. The loader then checks the snapshot against its manifest like any download.
+again. The loader then checks the snapshot against its manifest like any download. A snapshot
+that still links every file of the folder as it is now is kept as it is, never replaced: another
+loader (or publisher) of this cache may be reading it, and a replacement would pull its files
+away mid-read.
 
 Where no hard link can be made (the cache on another filesystem, a filesystem without them,
 files another user owns under ``fs.protected_hardlinks``), the folder is read in place as
@@ -50,7 +53,7 @@ def fetch(folder: Path, into: Path) -> Path:
         try:
             if not any(source.iterdir()):
                 raise NotFoundError(f"nothing at {folder}")
-            if _take(source, into):
+            if _current(source, into) or _take(source, into):
                 return into
         except FileNotFoundError:  # swapped out and removed meanwhile
             pass
@@ -65,6 +68,19 @@ def fetch(folder: Path, into: Path) -> Path:
 def _identity(folder: Path) -> tuple[int, int, int]:
     st = os.stat(folder)
     return st.st_dev, st.st_ino, st.st_mtime_ns
+
+
+def _current(source: Path, into: Path) -> bool:
+    """Whether ``into`` is a snapshot of ``source`` as it is now: the same files, each a hard
+    link of the source's, with ``source`` unchanged while they were compared."""
+    if not into.is_dir():
+        return False
+    before = _identity(source)
+    theirs = {f.relpath: f.path for f in local_files(source)}
+    ours = {f.relpath: f.path for f in local_files(into)}
+    if theirs.keys() != ours.keys() or not all(ours[rel].samefile(theirs[rel]) for rel in theirs):
+        return False
+    return _identity(source) == before
 
 
 def _take(source: Path, into: Path) -> bool:
