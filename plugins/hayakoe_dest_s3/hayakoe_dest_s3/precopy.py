@@ -69,6 +69,7 @@ def prepare(client: Any, target: Target, staging_id: str, progress: Progress) ->
     with progress.bar(f"pre-copy (inside the store, unseen until promote) → {target}", total) as bar:
 
         def copy_part(part: _Part) -> None:
+            bar.advance(0)  # raises once cancelled: no part starts after that
             upload, number, first, last = part
             size = staged[upload.relpath].size
             response = client.upload_part_copy(
