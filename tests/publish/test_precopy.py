@@ -159,6 +159,26 @@ def test_a_conflict_after_the_precopy_restages_the_readme_and_completes_the_uplo
     assert leftovers(store) == []
 
 
+def test_a_failed_precopy_costs_the_promote_a_copy_and_nothing_else(
+    url: str, folder: Path, tmp_path: Path
+) -> None:
+    from botocore.exceptions import ClientError
+
+    def store_error(**kwargs: Any) -> None:
+        raise ClientError({"Error": {"Code": "InternalError", "Message": "disk full"}}, "UploadPartCopy")
+
+    notes: list[str] = []
+    with watching("provide-client-params.s3.UploadPartCopy", store_error), plugin_requests() as calls:
+        receipt = verified(folder, url, tmp_path, note=notes.append).run()
+    (failed,) = [n for n in notes if n.startswith("precopy: not finished")]
+    assert "InternalError" in failed and "\n" not in failed
+    copied = {p["Key"] for op, p in calls if op == "CopyObject"}
+    assert {url.split("/", 3)[3] + "/" + f.path for f in receipt.files} <= copied
+    store = get_registry().open(url)
+    assert live_speaker(store, "tiny", tmp_path / "check") == version_files(folder)
+    assert leftovers(store) == []
+
+
 def test_no_precopy_without_verification(url: str, folder: Path, tmp_path: Path) -> None:
     notes: list[str] = []
     with plugin_requests() as calls:
