@@ -145,3 +145,17 @@ def test_a_promote_that_died_after_a_precopy_is_finished_by_the_next_one(
     for staging_id in (dead, other.id):
         publisher.store.discard(Staging(staging_id, "", DestinationState("")))
     assert open_uploads(s3_admin, target) == []
+
+
+def test_preparing_again_replaces_the_earlier_precopy(
+    publisher: Publisher, target: Target, s3_admin: Any
+) -> None:
+    publisher.publish(speaker("a", V1))
+    staging = publisher.stage(speaker("a", V2))
+    publisher.store.prepare_promote(staging)
+    publisher.store.prepare_promote(staging)
+    assert len(open_uploads(s3_admin, target)) == len(speaker("a", V2)), "the first ones were aborted"
+    publisher.store.promote(staging, staging.base)
+    publisher.store.discard(staging)
+    assert open_uploads(s3_admin, target) == []
+    assert publisher.live("onnx", "a") == inside(speaker("a", V2))

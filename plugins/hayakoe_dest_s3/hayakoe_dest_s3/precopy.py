@@ -49,6 +49,7 @@ def prepare(client: Any, target: Target, staging_id: str, progress: Progress) ->
         rel for rel, f in sorted(staged.items())
         if rel != README and f.size and rel in index and not index[rel].get("live_etag")
     ]  # fmt: skip
+    live_uploads.abort(client, bucket, folder, target.prefix)  # an earlier pre-copy's, if any
     if not rels:
         return
     keys = [target.join(rel) for rel in rels]

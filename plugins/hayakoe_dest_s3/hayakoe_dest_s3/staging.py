@@ -3,7 +3,9 @@
 A staging area is a repo tree of its own (its URL loads like any destination) plus an index,
 ``.staged.json``, recording for each staged file its sha256, its size, how it got there and, for a
 file identical to the live one, the live object's ETag: promote copies only what differs from that
-ETag (:mod:`hayakoe_dest_s3.promote`).
+ETag (:mod:`hayakoe_dest_s3.promote`). A pre-copy adds ``.precopy.json``, the multipart uploads it
+opened at live keys (:mod:`hayakoe_dest_s3.live_uploads`), which discard and cleanup abort with
+the staging area.
 
 Nothing is sent twice. For each file of the tree, in this order of preference:
 
