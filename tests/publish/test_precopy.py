@@ -57,6 +57,14 @@ def open_uploads(store: Store, s3_admin: Any) -> list[str]:
     return [upload["Key"] for upload in listed.get("Uploads", [])]
 
 
+def untouched(store: Store, before: dict[str, bytes], tmp: Path, s3_admin: Any) -> None:
+    """Readers see ``before``, and nothing of the publish is left: no upload, staging area,
+    lease or ledger record."""
+    assert test_destinations.snapshot(store, tmp / "after") == before
+    assert open_uploads(store, s3_admin) == []
+    assert leftovers(store) == []
+
+
 def test_the_promote_completes_what_was_precopied_during_verification(
     url: str, folder: Path, tmp_path: Path, s3_admin: Any
 ) -> None:
@@ -97,9 +105,7 @@ def test_a_failed_verification_stops_the_precopy_and_leaves_nothing(
 
     with pytest.raises(VerificationError):
         verified(folder, url, tmp_path, FailingVerification).run()
-    assert test_destinations.snapshot(store, tmp_path / "after") == before
-    assert open_uploads(store, s3_admin) == []
-    assert leftovers(store) == []
+    untouched(store, before, tmp_path, s3_admin)
 
 
 def test_ctrl_c_during_the_precopy_leaves_nothing(
@@ -126,9 +132,7 @@ def test_ctrl_c_during_the_precopy_leaves_nothing(
         verified(folder, url, tmp_path, CtrlC).run()
     # Five files to pre-copy (four and the manifest), four at a time: the fifth never starts.
     assert 0 < len(parts) < len(version_files(folder)) + 1, "the pre-copy was cut short"
-    assert test_destinations.snapshot(store, tmp_path / "after") == before
-    assert open_uploads(store, s3_admin) == []
-    assert leftovers(store) == []
+    untouched(store, before, tmp_path, s3_admin)
 
 
 def test_a_conflict_after_the_precopy_restages_the_readme_and_completes_the_uploads(
