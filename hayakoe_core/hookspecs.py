@@ -11,10 +11,10 @@ It implements hooks with ``@hayakoe_core.hookspecs.hookimpl``. There are two kin
   implement :func:`hayakoe_parse_url` plus any of the storage hooks: reading (fetch, read_file,
   list_speakers), writing (delete_speaker, upload) and the publishing contract (read_state,
   stage, prepare_promote, promote, discard, cleanup, unlock) with its helpers (probe,
-  find_credentials). A plugin
-  that implements only some is fine: callers hold a :class:`~hayakoe_core.registry.Store` for a
-  URL and ask it what the plugin supports (a fetch-only destination loads speakers but cannot be
-  published to; an upload-only one is published to without a staged verification).
+  find_credentials). A plugin that implements only some is fine: callers hold a
+  :class:`~hayakoe_core.registry.Store` for a URL and ask it what the plugin supports (a
+  fetch-only destination loads speakers but cannot be published to; an upload-only one is
+  published to without a staged verification).
 * **Backends** declare themselves with :func:`hayakoe_backend` and own one top-level folder of the
   repo layout (``onnx/`` or ``pytorch/``). They implement :func:`hayakoe_prepare_files` and
   :func:`hayakoe_load_runtime`, and may implement :func:`hayakoe_load_bert`.
@@ -264,8 +264,8 @@ def hayakoe_prepare_promote(target: Target, staging: Staging, progress: Progress
     completes instead of copying. Nothing a reader sees may change. Promote must be correct
     whether this ran, ran partly, failed or was cancelled: it uses only what it finds complete
     and still matching the staging area (files restaged since are not), and does the rest as
-    it would have. :func:`hayakoe_discard` undoes whatever this left (and
-    :func:`hayakoe_cleanup` what a crashed publisher's left).
+    it would have. :func:`hayakoe_discard` undoes whatever this left, and
+    :func:`hayakoe_cleanup` what the one of a crashed publisher left.
 
     Called in a thread of its own; report bytes on ``progress``: the caller cancels it by
     making a bar's ``advance`` raise :class:`~hayakoe_core.errors.Interrupted`, which must
