@@ -26,7 +26,7 @@ from tests.publish.speakers import speaker_folder
 from tests.publish.test_concurrency import PreparedPipeline, live_speaker, publish, version_files
 from tests.publish.test_pipeline import plan_for
 
-cache, isolated = test_destinations.cache, test_destinations.isolated
+pytestmark = pytest.mark.usefixtures("isolated")
 #: The operations that move bytes into an object (a promote after a pre-copy makes none).
 COPIES = ("CopyObject", "UploadPartCopy", "PutObject", "UploadPart")
 
