@@ -18,6 +18,9 @@ bucket per round:
    ``aws s3 sync`` of the same repo tree (both backends' speaker folders, the BERT, README.md;
    laid out by publishing to a local folder once) to another empty prefix of the same bucket,
    the CLI's whole wall time (its start-up included: ~1 s, printed). Target: hayakoe / aws <= 1.0.
+   Printed beside it: the receipt's ``precopy`` phase, the copying inside the store that the
+   publish did while verifying (into uploads at the live keys, which the promote completes);
+   any wait for it is already in ``promote``.
 2. **unchanged re-publish**: the same publish again to the same prefix (unverified): model bytes
    sent (from the receipt, and counted on the wire: every PutObject / UploadPart body the
    plugin's S3 client sends) must be 0, and its transfer time as a fraction of the first's.
@@ -359,6 +362,8 @@ def report(s3: dict, exports: dict, tree_bytes: int, tree_files: int) -> list[st
     wire_sent = max(sum(r["again"]["wire_sent"].values()) for r in rounds)
     last = rounds[-1]
     stage, promote = (_median_of(rounds, "first", phase) for phase in TRANSFER)
+    precopy = _median_of(rounds, "first", "precopy")
+    verify = _median_of(rounds, "first", "verify")
     start = statistics.median(r["start_s"] for r in rounds)
     again_wall = statistics.median(r["again"]["wall_s"] for r in rounds)
     rows = [
@@ -369,6 +374,7 @@ def report(s3: dict, exports: dict, tree_bytes: int, tree_files: int) -> list[st
          f"{first / (sync - start):.2f}x", ""),
         ("  stage (s)", f"{stage:.2f}", "", f"{stage / sync:.2f}x", ""),
         ("  promote (s)", f"{promote:.2f}", "", f"{promote / sync:.2f}x", ""),
+        ("  pre-copy, alongside verification (s)", f"{precopy:.2f}", f"verify {verify:.2f}", "", ""),
         ("unchanged re-publish, inspect + stage + promote (s)", f"{again:.2f}", f"first {first:.2f}",
          f"{fraction:.1%}", f"<= {UNCHANGED_TARGET:.0%}"),
         ("  model bytes sent (receipt / on the wire)", f"{model_sent} / {wire_sent}", "", "", "= 0"),

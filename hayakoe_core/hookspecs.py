@@ -10,10 +10,11 @@ It implements hooks with ``@hayakoe_core.hookspecs.hookimpl``. There are two kin
 * **Destinations** declare themselves with :func:`hayakoe_destination` and own URL schemes. They
   implement :func:`hayakoe_parse_url` plus any of the storage hooks: reading (fetch, read_file,
   list_speakers), writing (delete_speaker, upload) and the publishing contract (read_state,
-  stage, promote, discard, cleanup, unlock) with its helpers (probe, find_credentials). A plugin
-  that implements only some is fine: callers hold a :class:`~hayakoe_core.registry.Store` for a
-  URL and ask it what the plugin supports (a fetch-only destination loads speakers but cannot be
-  published to; an upload-only one is published to without a staged verification).
+  stage, prepare_promote, promote, discard, cleanup, unlock) with its helpers (probe,
+  find_credentials). A plugin that implements only some is fine: callers hold a
+  :class:`~hayakoe_core.registry.Store` for a URL and ask it what the plugin supports (a
+  fetch-only destination loads speakers but cannot be published to; an upload-only one is
+  published to without a staged verification).
 * **Backends** declare themselves with :func:`hayakoe_backend` and own one top-level folder of the
   repo layout (``onnx/`` or ``pytorch/``). They implement :func:`hayakoe_prepare_files` and
   :func:`hayakoe_load_runtime`, and may implement :func:`hayakoe_load_bert`.
@@ -27,6 +28,7 @@ proven to load and nothing live is lost or half-replaced::
 
     staging = stage(target, tree, new_staging_id(), progress)   # hidden; staging.url loads
     ... verify: load the speakers from staging.url in a clean process ...
+    ... meanwhile, in a thread: prepare_promote(target, staging, progress)  (optional) ...
     state = promote(target, staging, staging.base, progress)    # compare-and-swap, exclusive
     discard(target, staging)
 
@@ -248,6 +250,33 @@ def hayakoe_promote(
     promote holds it, raise :class:`~hayakoe_core.errors.ConflictError` (``busy=True`` for the
     latter) having changed nothing a reader can see. Returns the new state. The staging area is
     left for :func:`hayakoe_discard`.
+    """
+
+
+@hookspec(firstresult=True)
+def hayakoe_prepare_promote(target: Target, staging: Staging, progress: Progress) -> None:
+    """Do ahead of :func:`hayakoe_promote`, while the caller verifies ``staging``, the part of
+    promoting it that readers of the live location cannot see, so that the promote itself is
+    short.
+
+    Optional: a store whose promote is cheap already (a rename, a commit) implements nothing.
+    S3 copies each staged file into a multipart upload at its live key, which promote then
+    completes instead of copying. Nothing a reader sees may change. Promote must be correct
+    whether this ran, ran partly, failed or was cancelled: it uses only what it finds complete
+    and still matching the staging area (files restaged since are not), and does the rest as
+    it would have. :func:`hayakoe_discard` undoes whatever this left, and
+    :func:`hayakoe_cleanup` what the one of a crashed publisher left.
+
+    Called in a thread of its own; report bytes on ``progress``: the caller cancels it by
+    making a bar's ``advance`` raise :class:`~hayakoe_core.errors.Interrupted`, which must
+    propagate. A failure is not the publish's: the caller notes it and promotes anyway.
+
+    Example::
+
+        staging = store.stage(tree, new_staging_id(), progress)
+        worker = threading.Thread(target=store.prepare_promote, args=(staging, progress))
+        worker.start(); verify(staging.url); worker.join()
+        store.promote(staging, staging.base, progress)
     """
 
 

@@ -168,6 +168,12 @@ class _InterruptibleBar:
         self._inner.advance(amount)
 
 
+def cancellable(progress: Progress, stop: threading.Event) -> Progress:
+    """``progress`` whose bars raise :class:`~hayakoe_core.errors.Interrupted` once ``stop`` is
+    set: how a caller stops work it runs in another thread at that work's next report."""
+    return _InterruptibleProgress(progress, stop)
+
+
 @contextmanager
 def interruptible(progress: Progress) -> Iterator[Progress]:
     """``progress`` wrapped so that Ctrl-C stops worker threads too (see the module docstring).
@@ -177,7 +183,7 @@ def interruptible(progress: Progress) -> Iterator[Progress]:
     thread). Elsewhere the block only wraps the bars (signals reach only the main thread).
     """
     stop = threading.Event()
-    wrapped = _InterruptibleProgress(progress, stop)
+    wrapped = cancellable(progress, stop)
     in_main = threading.current_thread() is threading.main_thread()
     previous = signal.getsignal(signal.SIGINT) if in_main else None
     if previous is None:  # not the main thread, or a handler installed outside Python: leave it be

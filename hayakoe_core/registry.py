@@ -55,6 +55,8 @@ class Capability(Enum):
     UPLOAD = ("hayakoe_upload",)
     #: the stage → verify → promote contract
     PUBLISH = ("hayakoe_read_state", "hayakoe_stage", "hayakoe_promote", "hayakoe_discard")
+    #: work a promote can have done ahead, while the caller verifies (optional)
+    PREPARE_PROMOTE = ("hayakoe_prepare_promote",)
     CLEANUP = ("hayakoe_cleanup",)
     UNLOCK = ("hayakoe_unlock",)
     PROBE = ("hayakoe_probe",)
@@ -456,6 +458,14 @@ class Store:
             "hayakoe_promote", staging=staging, expected=expected, progress=progress or NullProgress()
         )
         return self._checked(state, DestinationState, "promote")
+
+    def prepare_promote(self, staging: Staging, progress: Progress | None = None) -> bool:
+        """Do ahead of :meth:`promote` what readers cannot see (see ``hayakoe_prepare_promote``);
+        ``False`` when the plugin has nothing to do ahead."""
+        if not self.supports(Capability.PREPARE_PROMOTE):
+            return False
+        self._call("hayakoe_prepare_promote", staging=staging, progress=progress or NullProgress())
+        return True
 
     def discard(self, staging: Staging) -> None:
         """Remove a staging area (idempotent)."""

@@ -11,10 +11,12 @@ In the seed's order (ARCHITECTURE §6):
    top-level graphs reused), the **parity** check of ONNX against the checkpoint, manifests, the
    shared BERT when the destination lacks it or holds another, the README;
 4. **stage** it through the destination plugin, **verify** it from the staged URL in a clean
-   process per backend, and only then **promote** it (compare-and-swap against the state read in
-   step 2). A conflict re-reads the destination, regenerates the README and retries, bounded; the
-   same speaker changed meanwhile is an error, not an overwrite. Any failure or interrupt
-   discards the staging area: the live destination is untouched.
+   process per backend — meanwhile the store does, in a thread, what it can of the promote
+   unseen by readers (``prepare_promote``; S3 pre-copies the files to their live keys) — and
+   only then **promote** it (compare-and-swap against the state read in step 2). A conflict
+   re-reads the destination, regenerates the README and retries, bounded; the same speaker
+   changed meanwhile is an error, not an overwrite. Any failure or interrupt stops the work
+   ahead and discards the staging area: the live destination is untouched.
 
 A destination that can only upload is published by upload, then verified, and the receipt says
 so. ``dry_run`` builds the whole tree (so the receipt lists every file's size and sha256) and
@@ -40,6 +42,7 @@ from hayakoe_core.paths import speaker_prefix
 from hayakoe_core.progress import NullProgress, Progress, interruptible
 from hayakoe_core.publish import bert as shared_bert
 from hayakoe_core.publish import ledger
+from hayakoe_core.publish.ahead import Ahead
 from hayakoe_core.publish.parity import check_parity
 from hayakoe_core.publish.plan import FileRecord, Plan, Receipt
 from hayakoe_core.publish.readme import BEGIN, ReadmeAction, ReadmePolicy, decide_readme, render_readme
@@ -322,12 +325,15 @@ class Pipeline:
             with interruptible(outer) as self.progress:
                 with _explained(self.store.url, "staging"):
                     staging = self._stage(tree, staging_id)
+                ahead = self._start_ahead(staging)
                 try:
                     with _explained(self.store.url, "verifying"):
                         self._verify(staging, bert_staged=bert_staged)
                     with _explained(self.store.url, "promoting"):
-                        state = self._promote(staging, inspection, tree)
+                        state = self._promote(staging, inspection, tree, ahead)
                 finally:
+                    if ahead is not None:
+                        ahead.cancel()  # before the discard, which undoes what it did
                     with self.receipt.phase("discard"):
                         self.store.discard(staging)
                     discarded = True
@@ -387,6 +393,24 @@ class Pipeline:
             self.note(f"staging at {self.store.url} (not visible to readers yet)")
             return self.store.stage(tree, staging_id, self.progress)
 
+    def _start_ahead(self, staging: Staging) -> Ahead | None:
+        """Start the store's work ahead of the promote, to overlap the verification (none when
+        nothing is verified, or the store has no such work)."""
+        if not (self.plan.verify and self.store.supports(Capability.PREPARE_PROMOTE)):
+            return None
+        self.note(f"precopy: preparing the promote at {self.store.url} while verifying (unseen by readers)")
+        return Ahead(self.store, staging)
+
+    def _finish_ahead(self, ahead: Ahead) -> None:
+        """Wait for the work ahead of the promote (inside the promote's time: any wait is the
+        promote's) and count its own time as phase ``precopy``."""
+        if ahead.running:
+            self.note("precopy: waiting for the store to finish preparing the promote")
+        failed = ahead.wait()
+        self.receipt.add_time("precopy", ahead.seconds)
+        if failed is not None:
+            self.note(f"precopy: not finished ({failed}); the promote does that work itself")
+
     def _verify(self, staging: Staging, *, bert_staged: bool) -> None:
         if not self.plan.verify:
             self.receipt.unverified = True
@@ -412,11 +436,16 @@ class Pipeline:
                     )
                 self.note(f"verify: {result.wav} — {result.duration:.2f} s at {result.sample_rate} Hz")
 
-    def _promote(self, staging: Staging, inspection: Inspection, tree: Path) -> DestinationState:
-        """Promote, re-reading and retrying on conflicts (bounded)."""
+    def _promote(
+        self, staging: Staging, inspection: Inspection, tree: Path, ahead: Ahead | None
+    ) -> DestinationState:
+        """Promote once ``ahead`` (the store's work ahead) ended, re-reading and retrying on
+        conflicts (bounded)."""
         expected = inspection.state
         assert expected is not None
         with self.receipt.phase("promote"):
+            if ahead is not None:
+                self._finish_ahead(ahead)
             for attempt in range(1, PROMOTE_ATTEMPTS + 1):
                 try:
                     self.note(f"promote: making {self.plan.name} live at {self.store.url}")

@@ -84,9 +84,10 @@ class Receipt:
 
     ``state`` is the destination's state after promoting (e.g. ``"commit 1a2b3c4"``; ``None``
     before); ``bert`` the BERT the speaker was verified with; ``verification`` one result per
-    backend; ``phases`` wall seconds per phase in the order they ran; ``unverified`` is true when
-    the speaker was made visible without verification (``--no-verify``, or a destination that
-    can only upload).
+    backend; ``phases`` wall seconds per phase in the order they ran (``precopy``: the store's
+    work ahead of the promote, which ran in a thread alongside ``verify``; any wait for it is
+    counted in ``promote``); ``unverified`` is true when the speaker was made visible without
+    verification (``--no-verify``, or a destination that can only upload).
     """
 
     plan: Plan
@@ -104,7 +105,11 @@ class Receipt:
         try:
             yield
         finally:
-            self.phases[name] = self.phases.get(name, 0.0) + time.monotonic() - start
+            self.add_time(name, time.monotonic() - start)
+
+    def add_time(self, name: str, seconds: float) -> None:
+        """Count ``seconds`` to phase ``name`` (work timed elsewhere, e.g. in another thread)."""
+        self.phases[name] = self.phases.get(name, 0.0) + seconds
 
     def to_dict(self) -> dict[str, Any]:
         return _plain(asdict(self))

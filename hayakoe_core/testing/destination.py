@@ -24,18 +24,24 @@ by an overridden ``registry`` fixture. It checks only what the plugin implements
   state raises :class:`~hayakoe_core.errors.ConflictError` and changes nothing, a staging area
   refreshed after a conflict promotes, a crash between stage and promote leaves the live
   location as it was and the stale staging is found and removed, and a network store sends no
-  byte twice.
+  byte twice;
+* work done ahead of a promote (prepare_promote, when present): invisible to readers, and the
+  promote is right after it, after a cancelled one and after the staging area was refreshed
+  since; discard leaves nothing of it (nothing ``cleanup`` would find).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from hayakoe_core.errors import ConflictError, NotFoundError, UnsafePathError
+from hayakoe_core.errors import ConflictError, Interrupted, NotFoundError, UnsafePathError
 from hayakoe_core.layout import README
+from hayakoe_core.progress import Bar
 from hayakoe_core.registry import Capability, Registry, Store, get_registry
 from hayakoe_core.types import TRANSFERS, DestinationState, Staging, new_staging_id
 
@@ -85,6 +91,19 @@ LIVE = {
     **BERT,
     README: README_TEXT.encode(),
 }
+
+
+class CancellingProgress:
+    """A Progress whose bars raise :class:`~hayakoe_core.errors.Interrupted` at the first
+    ``advance``: how a caller cancels ``prepare_promote`` once it has begun moving bytes."""
+
+    @contextmanager
+    def bar(self, description: str, total: int | None, unit: str = "bytes") -> Iterator[Bar]:
+        class _Bar:
+            def advance(self, amount: int) -> None:
+                raise Interrupted("cancelled")
+
+        yield _Bar()
 
 
 class DestinationConformance:
@@ -362,6 +381,73 @@ class DestinationConformance:
         publishable.promote(staging, staging.base)
         publishable.discard(staging)
         assert self.snapshot(publishable, tmp_path / "after") == before
+
+    # --- publishing: work done ahead of a promote --------------------------------------------------
+
+    @pytest.fixture
+    def preparable(self, publishable: Store) -> Store:
+        """The populated destination, for plugins that do work ahead of a promote."""
+        self.require(publishable, Capability.PREPARE_PROMOTE)
+        return publishable
+
+    def nothing_left(self, store: Store) -> None:
+        """No staging area or store-specific debris (incomplete uploads…) is left."""
+        if store.supports(Capability.CLEANUP):
+            assert store.cleanup(timedelta(0), dry_run=True) == []
+
+    def test_prepared_promote_replaces_speakers_whole(self, preparable: Store, tmp_path: Path) -> None:
+        before, state = self.snapshot(preparable, tmp_path / "before"), preparable.read_state()
+        new = {**in_layout("onnx", "a", SPEAKER_A2), **in_layout("pytorch", "c", SPEAKER_C)}
+        staging = self.stage(preparable, {**new, README: b"# v2\n"}, tmp_path / "tree")
+        assert preparable.prepare_promote(staging) is True
+        assert preparable.read_state() == state
+        assert self.snapshot(preparable, tmp_path / "prepared") == before, "readers saw prepared work"
+        preparable.promote(staging, staging.base)
+        preparable.discard(staging)
+        expected = {k: v for k, v in before.items() if not k.startswith("onnx/speakers/a/")}
+        assert self.snapshot(preparable, tmp_path / "after") == {**expected, **new, README: b"# v2\n"}
+        self.nothing_left(preparable)
+
+    def test_promote_after_a_cancelled_prepare(self, preparable: Store, tmp_path: Path) -> None:
+        before = self.snapshot(preparable, tmp_path / "before")
+        new = {**in_layout("onnx", "a", SPEAKER_A2), **in_layout("onnx", "c", SPEAKER_C)}
+        staging = self.stage(preparable, new, tmp_path / "tree")
+        with pytest.raises(Interrupted):
+            preparable.prepare_promote(staging, CancellingProgress())
+        assert self.snapshot(preparable, tmp_path / "cancelled") == before
+        preparable.promote(staging, staging.base)
+        preparable.discard(staging)
+        expected = {k: v for k, v in before.items() if not k.startswith("onnx/speakers/a/")}
+        assert self.snapshot(preparable, tmp_path / "after") == {**expected, **new}
+        self.nothing_left(preparable)
+
+    def test_promote_after_a_prepare_uses_what_was_staged_since(
+        self, preparable: Store, tmp_path: Path
+    ) -> None:
+        first = {**in_layout("onnx", "c", SPEAKER_C), README: b"# c\n"}
+        staging = self.stage(preparable, first, tmp_path / "t1")
+        preparable.prepare_promote(staging)
+        changed = {**SPEAKER_C, "model.safetensors": SPEAKER_C["model.safetensors"][::-1]}
+        again = {**in_layout("onnx", "c", changed), README: b"# c again\n"}
+        refreshed = self.stage(preparable, again, tmp_path / "t2", staging.id)
+        preparable.promote(refreshed, refreshed.base)
+        preparable.discard(refreshed)
+        assert self.fetch(preparable, "onnx/speakers/c", tmp_path / "c") == changed
+        assert preparable.read_readme() == "# c again\n"
+        self.nothing_left(preparable)
+
+    def test_discard_after_prepare_leaves_nothing(
+        self, registry: Registry, preparable: Store, tmp_path: Path
+    ) -> None:
+        before, state = self.snapshot(preparable, tmp_path / "before"), preparable.read_state()
+        staging = self.stage(preparable, in_layout("onnx", "a", SPEAKER_A2), tmp_path / "tree")
+        preparable.prepare_promote(staging)
+        preparable.discard(staging)
+        with pytest.raises(NotFoundError):
+            self.fetch(registry.open(staging.url), "onnx/speakers/a", tmp_path / "gone")
+        assert preparable.read_state() == state
+        assert self.snapshot(preparable, tmp_path / "after") == before
+        self.nothing_left(preparable)
 
     def test_unlock_with_nothing_held(self, publishable: Store) -> None:
         self.require(publishable, Capability.UNLOCK)

@@ -1,9 +1,10 @@
 """A publisher that dies part-way, as a killed process does: no ``finally``, no clean-up.
 
-Run as ``python -m tests.dest_s3.dying_publisher URL TREE {stage,promote} BYTES``: stages the
-repo tree ``TREE`` at ``URL`` (printing the staging id), then, in the phase named, exits with
-status 3 through ``os._exit`` as soon as more than ``BYTES`` bytes were reported on progress.
-Exits 0 if it got through.
+Run as ``python -m tests.dest_s3.dying_publisher URL TREE {stage,promote,prepared-promote} BYTES``:
+stages the repo tree ``TREE`` at ``URL`` (printing the staging id), then, in the phase named,
+exits with status 3 through ``os._exit`` as soon as more than ``BYTES`` bytes were reported on
+progress (``prepared-promote``: the promote, after a pre-copy that finished). Exits 0 if it got
+through.
 """
 
 from __future__ import annotations
@@ -47,6 +48,8 @@ def main(url: str, tree: str, phase: str, limit: str) -> None:
     print(staging_id, flush=True)
     dying = DyingProgress(int(limit))
     staging = store.stage(Path(tree), staging_id, dying if phase == "stage" else NullProgress())
+    if phase == "prepared-promote":
+        store.prepare_promote(staging)
     store.promote(staging, staging.base, dying)
 
 

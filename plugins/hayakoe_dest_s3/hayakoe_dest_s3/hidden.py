@@ -15,6 +15,10 @@ STAGING = f"{HIDDEN}/staging"
 PROBE = f"{HIDDEN}/probe-"
 #: Inside a staging area: what was staged there (sha256, size, how, the live ETag it matched).
 INDEX = ".staged.json"
+#: Inside a staging area: the multipart uploads a pre-copy opened at live keys (precopy.py).
+PRECOPY = ".precopy.json"
+#: The staging area's own records, which are not part of the staged tree.
+RECORDS = (INDEX, PRECOPY)
 
 
 def staging_folder(target: Target, staging_id: str) -> str:

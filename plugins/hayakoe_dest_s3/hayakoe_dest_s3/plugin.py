@@ -27,11 +27,14 @@ Publishing keeps its objects under ``<prefix>/.hayakoe/``, which readers never l
   publisher takes the lease over and **rolls the dead promote forward** from its staging area,
   which discard and cleanup keep while a lease names it.
 
-Promote (:mod:`hayakoe_dest_s3.promote`) copies inside the store (in parts for big objects):
-each staged speaker's changed files, then its ``manifest.json``, then removes its stale live
-files, then the loose files, ``README.md`` last, so a reader never sees a manifest whose files
-are not in place. ``upload`` is a stage and a promote in one; deleting a speaker also moves the
-state, so a promote staged before either notices.
+Promote (:mod:`hayakoe_dest_s3.promote`) writes inside the store: each staged speaker's changed
+files, then its ``manifest.json``, then removes its stale live files, then the loose files,
+``README.md`` last, so a reader never sees a manifest whose files are not in place. Each file
+is a server-side copy (in parts for big objects) unless a **pre-copy** made while the publisher
+verified (``hayakoe_prepare_promote``; :mod:`hayakoe_dest_s3.precopy`) already copied it into a
+multipart upload at its live key, unseen by readers: then the promote only completes that
+upload. ``upload`` is a stage and a promote in one; deleting a speaker also moves the state, so
+a promote staged before either notices.
 """
 
 from __future__ import annotations
@@ -49,7 +52,7 @@ from hayakoe_core.layout import speakers_from_paths
 from hayakoe_core.paths import safe_relpath, speaker_prefix
 from hayakoe_core.progress import Bar, Progress
 from hayakoe_core.types import DestinationInfo, DestinationState, Setting, Staging, Target, new_staging_id
-from hayakoe_dest_s3 import credentials, promote, state, urls
+from hayakoe_dest_s3 import credentials, precopy, promote, state, urls
 from hayakoe_dest_s3.client import connect, transfer_config
 from hayakoe_dest_s3.fetch_state import FetchState
 from hayakoe_dest_s3.hidden import HIDDEN, PROBE
@@ -225,6 +228,12 @@ def hayakoe_promote(
 ) -> DestinationState:
     with connect(target) as client:
         return promote.promote(client, target, staging.id, expected, progress)
+
+
+@hookimpl
+def hayakoe_prepare_promote(target: Target, staging: Staging, progress: Progress) -> None:
+    with connect(target) as client:
+        precopy.prepare(client, target, staging.id, progress)
 
 
 @hookimpl

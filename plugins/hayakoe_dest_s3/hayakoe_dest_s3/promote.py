@@ -11,12 +11,16 @@ Every change runs under the lease of the state object (:mod:`hayakoe_dest_s3.sta
 4. claim the lease (conditional write; losing the race → busy), do the work, release the lease
    writing the new token.
 
-Promoting a staging area is server-side copies only, in an order that never shows a reader a
-manifest whose files are not in place: every changed file of the staged speaker folders, then
-their ``manifest.json`` files, then removal of the live files those folders no longer have, then
-the loose files (the shared BERT, ``README.md`` last). A file staged as identical to the live one
-is left alone when the live object still has the ETag it had then. Big objects are copied in parts.
-Redoing a promote (roll forward) is harmless: it copies the same staged bytes again.
+Promoting a staging area writes live objects inside the store only, in an order that never shows
+a reader a manifest whose files are not in place: every changed file of the staged speaker
+folders, then their ``manifest.json`` files, then removal of the live files those folders no
+longer have, then the loose files (the shared BERT, ``README.md`` last). A file staged as
+identical to the live one is left alone when the live object still has the ETag it had then.
+Each other file is made live by completing the multipart upload a pre-copy filled with its bytes
+(:mod:`hayakoe_dest_s3.precopy`; no bytes move) when the pre-copy finished and the staged object
+still has the ETag it copied, else by a server-side copy (in parts for big objects). Redoing a
+promote (roll forward) is harmless: it completes the same uploads again or, the store having
+forgotten them, copies the same staged bytes.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from hayakoe_core.errors import ConflictError, NotFoundError
 from hayakoe_core.layout import MANIFEST, README, speaker_dirs
 from hayakoe_core.progress import NullProgress, Progress
 from hayakoe_core.types import DestinationState, Target
-from hayakoe_dest_s3 import state, transfer
+from hayakoe_dest_s3 import live_uploads, state, transfer
 from hayakoe_dest_s3.hidden import staging_folder, staging_target
 from hayakoe_dest_s3.holdings import head
 from hayakoe_dest_s3.parallel import run_all
@@ -50,7 +54,7 @@ def _step(held: state.Held, items: list[str], work: Callable[[list[str]], object
 
 
 def apply(client: Any, target: Target, staging_id: str, held: state.Held, progress: Progress) -> None:
-    """Copy the staging area ``staging_id`` live (see the module docstring). A staging area that
+    """Make the staging area ``staging_id`` live (see the module docstring). A staging area that
     is gone leaves nothing to do."""
     bucket = target.location
     folder = staging_folder(target, staging_id)
@@ -82,16 +86,28 @@ def apply(client: Any, target: Target, staging_id: str, held: state.Held, progre
     loose = [rel for rel in todo if not in_speaker(rel) and rel != README]
     readme = [rel for rel in todo if rel == README]
     total = sum(staged[rel].size for rel in todo)
-    with progress.bar(f"promote (copy inside the store) → {target}", total) as bar:
+    precopied = {  # uploads that hold the very object now staged at each path
+        rel: upload
+        for rel, upload in live_uploads.completed(client, bucket, folder).items()
+        if rel in staged and upload.key == target.join(rel) and upload.source_etag == staged[rel].etag
+    }
+    with progress.bar(f"promote (inside the store) → {target}", total) as bar:
 
-        def copy_all(rels: list[str]) -> None:
-            run_all(lambda rel: transfer.copy(client, bucket, f"{folder}/{rel}", target.join(rel), bar), rels)
+        def make_live(rel: str) -> None:
+            upload = precopied.get(rel)
+            if upload is not None and live_uploads.complete(client, bucket, upload):
+                bar.advance(staged[rel].size)
+            else:
+                transfer.copy(client, bucket, staged[rel].key, target.join(rel), bar)
 
-        _step(held, files, copy_all)
-        _step(held, manifests, copy_all)
+        def make_all_live(rels: list[str]) -> None:
+            run_all(make_live, rels)
+
+        _step(held, files, make_all_live)
+        _step(held, manifests, make_all_live)
         _step(held, stale, lambda keys: delete_keys(client, bucket, keys))
-        _step(held, loose, copy_all)
-        _step(held, readme, copy_all)
+        _step(held, loose, make_all_live)
+        _step(held, readme, make_all_live)
 
 
 def _delete_folder(client: Any, target: Target, folder: str, held: state.Held) -> None:

@@ -1,4 +1,5 @@
-"""Listing and deleting the objects under one folder of a bucket.
+"""Listing and deleting the objects under one folder of a bucket, and the multipart uploads
+begun there.
 
 A "folder" is a ``/``-separated key prefix without the trailing slash; ``""`` is the whole bucket.
 Keys read back are untrusted: :func:`remote_files` checks each with ``safe_relpath``.
@@ -7,6 +8,7 @@ Keys read back are untrusted: :func:`remote_files` checks each with ``safe_relpa
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,3 +74,18 @@ def delete_keys(client: Any, bucket: str, keys: list[str]) -> None:
                 f"S3 refused to delete {len(errors)} object(s) in bucket {bucket!r}, e.g. "
                 f"{first.get('Key')!r}: {first.get('Code')} {first.get('Message', '')}".rstrip()
             )
+
+
+def incomplete_uploads(client: Any, bucket: str, prefix: str) -> Iterator[dict[str, Any]]:
+    """Every multipart upload begun and neither completed nor aborted whose key starts with
+    ``prefix`` (ListMultipartUploads ``Uploads`` entries: ``Key``, ``UploadId``, ``Initiated``)."""
+    paginator = client.get_paginator("list_multipart_uploads")
+    for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
+        yield from page.get("Uploads", [])
+
+
+def abort_upload(client: Any, bucket: str, key: str, upload_id: str) -> None:
+    """Abort the multipart upload ``upload_id`` of ``key``; one already gone (completed or
+    aborted) is fine."""
+    with suppress(client.exceptions.NoSuchUpload):
+        client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)

@@ -3,7 +3,9 @@
 A staging area is a repo tree of its own (its URL loads like any destination) plus an index,
 ``.staged.json``, recording for each staged file its sha256, its size, how it got there and, for a
 file identical to the live one, the live object's ETag: promote copies only what differs from that
-ETag (:mod:`hayakoe_dest_s3.promote`).
+ETag (:mod:`hayakoe_dest_s3.promote`). A pre-copy adds ``.precopy.json``, the multipart uploads it
+opened at live keys (:mod:`hayakoe_dest_s3.live_uploads`), which discard and cleanup abort with
+the staging area.
 
 Nothing is sent twice. For each file of the tree, in this order of preference:
 
@@ -18,7 +20,7 @@ Nothing is sent twice. For each file of the tree, in this order of preference:
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -29,11 +31,19 @@ from hayakoe_core.layout import LocalFile, local_files, speaker_dirs
 from hayakoe_core.manifest import sha256_file
 from hayakoe_core.progress import Progress
 from hayakoe_core.types import Staging, Target, staging_created
-from hayakoe_dest_s3 import state, transfer
-from hayakoe_dest_s3.hidden import INDEX, STAGING, staging_folder, staging_target
+from hayakoe_dest_s3 import live_uploads, state, transfer
+from hayakoe_dest_s3.hidden import INDEX, RECORDS, STAGING, staging_folder, staging_target
 from hayakoe_dest_s3.holdings import live_holdings
 from hayakoe_dest_s3.parallel import run_all
-from hayakoe_dest_s3.remote import RemoteFile, delete_keys, list_folders, list_objects, remote_files
+from hayakoe_dest_s3.remote import (
+    RemoteFile,
+    abort_upload,
+    delete_keys,
+    incomplete_uploads,
+    list_folders,
+    list_objects,
+    remote_files,
+)
 
 _INDEX_FORMAT = "hayakoe-s3-staging"
 
@@ -69,9 +79,9 @@ def _write_index(client: Any, bucket: str, folder: str, files: dict[str, dict[st
 
 
 def staged_files(client: Any, bucket: str, folder: str) -> dict[str, RemoteFile]:
-    """The files of the staging area at ``folder`` by repo path (the index left out)."""
+    """The files of the staging area at ``folder`` by repo path (its own records left out)."""
     listing = remote_files(list_objects(client, bucket, folder), folder)
-    return {f.relpath: f for f in listing if f.relpath != INDEX}
+    return {f.relpath: f for f in listing if f.relpath not in RECORDS}
 
 
 def _plan(
@@ -159,34 +169,34 @@ def _pending(client: Any, target: Target) -> str | None:
     return lease.staging if lease else None
 
 
-def _incomplete_uploads(client: Any, bucket: str, prefix: str) -> Iterator[dict[str, Any]]:
-    paginator = client.get_paginator("list_multipart_uploads")
-    for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
-        yield from page.get("Uploads", [])
-
-
-def _abort(client: Any, bucket: str, upload: dict[str, Any]) -> None:
-    client.abort_multipart_upload(Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"])
+def _abort_all(client: Any, bucket: str, uploads: Iterable[dict[str, Any]]) -> None:
+    for upload in uploads:
+        abort_upload(client, bucket, upload["Key"], upload["UploadId"])
 
 
 def discard(client: Any, target: Target, staging_id: str) -> None:
-    """Remove the staging area ``staging_id`` (its objects and any multipart upload a stage cut
-    short left under it) unless an unfinished promote still needs it."""
+    """Remove the staging area ``staging_id`` (its objects, any multipart upload a stage cut
+    short left under it, and the uploads a pre-copy opened at live keys) unless an unfinished
+    promote still needs it."""
     if _pending(client, target) == staging_id:
         return
-    folder = staging_folder(target, staging_id)
-    for upload in _incomplete_uploads(client, target.location, f"{folder}/"):
-        _abort(client, target.location, upload)
-    _delete_folder(client, target.location, folder)
+    bucket, folder = target.location, staging_folder(target, staging_id)
+    _abort_all(client, bucket, incomplete_uploads(client, bucket, f"{folder}/"))
+    live_uploads.abort(client, bucket, folder, target.prefix)
+    _delete_folder(client, bucket, folder)
 
 
 def cleanup(client: Any, target: Target, older_than: timedelta, dry_run: bool) -> list[str]:
     """Staging areas and incomplete multipart uploads under the target older than ``older_than``,
-    removed (aborted) unless ``dry_run``; one line each."""
+    removed (aborted, with the uploads a staging area's pre-copy opened) unless ``dry_run``; one
+    line each."""
     bucket = target.location
     cutoff = datetime.now(UTC) - older_than
     pending = _pending(client, target)
     found = []
+    # Listed first, so that a dry run names the same uploads as the real one.
+    under = f"{target.prefix}/" if target.prefix else ""
+    stale = [u for u in incomplete_uploads(client, bucket, under) if u["Initiated"] <= cutoff]
     for staging_id in list_folders(client, bucket, target.join(STAGING)):
         created = staging_created(staging_id)
         if created is None or created > cutoff or staging_id == pending:
@@ -195,16 +205,15 @@ def cleanup(client: Any, target: Target, older_than: timedelta, dry_run: bool) -
         objects = list(list_objects(client, bucket, folder))
         if not objects:  # SeaweedFS lists a folder emptied by a discard until it is reused
             continue
-        files = [f for f in remote_files(objects, folder) if f.relpath != INDEX]
+        files = [f for f in remote_files(objects, folder) if f.relpath not in RECORDS]
         size = sum(f.size for f in files)
         found.append(f"staging {staging_id} ({len(files)} files, {size} bytes) at s3://{bucket}/{folder}")
         if not dry_run:
+            live_uploads.abort(client, bucket, folder, target.prefix)
             delete_keys(client, bucket, [obj["Key"] for obj in objects])
-    for upload in _incomplete_uploads(client, bucket, f"{target.prefix}/" if target.prefix else ""):
-        if upload["Initiated"] > cutoff:
-            continue
+    for upload in stale:
         started = upload["Initiated"].astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
         found.append(f"incomplete multipart upload of s3://{bucket}/{upload['Key']} (started {started})")
-        if not dry_run:
-            _abort(client, bucket, upload)
+    if not dry_run:
+        _abort_all(client, bucket, stale)
     return found
