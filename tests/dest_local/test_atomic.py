@@ -15,7 +15,7 @@ from hayakoe_core.errors import ConflictError, HayakoeError
 from hayakoe_core.registry import get_registry
 from hayakoe_core.testing import read_tree, write_tree
 from hayakoe_core.types import new_staging_id
-from hayakoe_dest_local import publish, swap
+from hayakoe_dest_local import publish, snapshot, swap
 from tests.support.mounts import small_disk
 
 OLD = {"config.json": b"old", "a.bin": b"A" * 1000}
@@ -131,6 +131,16 @@ def test_fetching_an_unchanged_folder_again_keeps_the_snapshot_others_may_be_rea
     store.upload(tree(tmp_path / "new", "spk", NEW))
     changed = store.fetch("onnx/speakers/spk", tmp_path / "cache")
     assert read_tree(changed) == NEW, "a changed folder is snapshotted again"
+
+
+def test_a_fetch_meeting_the_old_folders_trash_being_emptied_reads_the_live_one(repo, tmp_path, monkeypatch):
+    store, root = repo
+    live = root / "onnx/speakers/spk"
+    emptied = live.parent / ".spk.trash-0"  # what a reader meets mid-swap: the old one, being removed
+    emptied.mkdir()
+    answers, real = iter([emptied]), snapshot.swap.readable
+    monkeypatch.setattr(snapshot.swap, "readable", lambda folder: next(answers, None) or real(folder))
+    assert read_tree(store.fetch("onnx/speakers/spk", tmp_path / "cache")) == OLD
 
 
 def test_fetch_reads_in_place_where_no_link_can_be_made(repo, tmp_path):

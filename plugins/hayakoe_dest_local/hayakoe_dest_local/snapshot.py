@@ -52,8 +52,10 @@ def fetch(folder: Path, into: Path) -> Path:
             raise NotFoundError(f"nothing at {folder}")
         try:
             if not any(source.iterdir()):
-                raise NotFoundError(f"nothing at {folder}")
-            if _current(source, into) or _take(source, into):
+                if source == folder:
+                    raise NotFoundError(f"nothing at {folder}")
+                # the old folder's trash, emptied as a swap removes it: the new one is in place
+            elif _current(source, into) or _take(source, into):
                 return into
         except FileNotFoundError:  # swapped out and removed meanwhile
             pass
