@@ -288,8 +288,10 @@ def test_one_speaker_twice_at_once_one_wins(
 def load_while_publishing(url: str, versions: list[Path], tmp: Path, rounds: int) -> None:
     store = get_registry().open(url)
     old, new = version_files(versions[0]), version_files(versions[1])
+    last = version_files(versions[rounds % 2])
     publish(versions[0], url, "tiny", tmp)
     done = threading.Event()
+    deadline = time.monotonic() + ROUND_LIMIT * rounds
     seen: Counter[str] = Counter()
     lock = threading.Lock()
 
@@ -301,24 +303,31 @@ def load_while_publishing(url: str, versions: list[Path], tmp: Path, rounds: int
             done.set()
 
     def loader(index: int) -> None:
+        # Each loader loads until the publishes are over, then once more: that last load began
+        # after the last promote, so it must see the last version (and the test cannot pass
+        # without one load on each side of a promote, however the threads are scheduled).
         count = 0
-        while not done.is_set():
-            count += 1
+        while time.monotonic() < deadline + ROUND_LIMIT:  # bounded even if the publisher hangs
+            after, count = done.is_set(), count + 1
             cache = tmp / f"loader-{index}-{count}"
             files = live_speaker(store, "tiny", cache)
             assert files in (old, new), "a load got files of neither version"
             with lock:
+                seen["after" if after else "during"] += 1
                 seen["old" if files == old else "new"] += 1
             shutil.rmtree(cache, ignore_errors=True)
+            if after:
+                assert files == last, "a load begun after the last publish got an older version"
+                return
+        raise AssertionError("the loader ran out of time")
 
-    deadline = time.monotonic() + ROUND_LIMIT * rounds
     with ThreadPoolExecutor(LOADERS + 1) as pool:
         loads = [pool.submit(loader, i) for i in range(LOADERS)]
         published = pool.submit(publisher)
         published.result(timeout=max(1.0, deadline - time.monotonic()))
         for future in loads:
             future.result(timeout=ROUND_LIMIT)
-    assert seen["old"] and seen["new"], f"the loads did not overlap the publishes: {dict(seen)}"
+    assert seen["during"] and seen["old"] and seen["new"], f"loads did not overlap a publish: {dict(seen)}"
     no_staging_left(store)
 
 
