@@ -60,6 +60,7 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from datetime import timedelta
 
     from hayakoe_core.progress import Progress
@@ -205,7 +206,9 @@ def hayakoe_read_state(target: Target) -> DestinationState:
 
 
 @hookspec(firstresult=True)
-def hayakoe_stage(target: Target, local_dir: Path, staging_id: str, progress: Progress) -> Staging:
+def hayakoe_stage(
+    target: Target, local_dir: Path, staging_id: str, progress: Progress, digests: Mapping[str, str]
+) -> Staging:
     """Put the repo tree ``local_dir`` where readers of the live location do not see it.
 
     ``local_dir`` is laid out like a repo (ARCHITECTURE §5): speaker folders
@@ -223,7 +226,10 @@ def hayakoe_stage(target: Target, local_dir: Path, staging_id: str, progress: Pr
     Nothing is sent twice: a file whose content the destination already holds (live or staged)
     is made from those bytes, not sent again, and reported in ``Staging.transfers`` as
     ``"reused"`` (or ``"unchanged"`` when the live file is identical and promote has nothing to
-    do); others are ``"sent"``. Report bytes sent on ``progress``. On failure raise; the live
+    do); others are ``"sent"``. ``digests`` holds the sha256 the caller has just computed of
+    files of the tree (repo path → hex): a plugin that needs a file's sha256 takes it from there
+    rather than reading the file again (it hashes a file not named). Report bytes sent on
+    ``progress``. On failure raise; the live
     location is untouched and the partial staging area is removed where possible (else
     :func:`hayakoe_cleanup` finds it).
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import Enum
@@ -440,13 +441,21 @@ class Store:
         """The destination's state now (see ``hayakoe_read_state``)."""
         return self._checked(self._call("hayakoe_read_state"), DestinationState, "read_state")
 
-    def stage(self, local_dir: Path, staging_id: str, progress: Progress | None = None) -> Staging:
-        """Stage the repo tree ``local_dir`` out of readers' sight (see ``hayakoe_stage``)."""
+    def stage(
+        self,
+        local_dir: Path,
+        staging_id: str,
+        progress: Progress | None = None,
+        digests: Mapping[str, str] | None = None,
+    ) -> Staging:
+        """Stage the repo tree ``local_dir`` out of readers' sight (see ``hayakoe_stage``;
+        ``digests``: sha256 of files of the tree already known, by repo path)."""
         staging = self._call(
             "hayakoe_stage",
             local_dir=local_dir,
             staging_id=safe_name(staging_id),
             progress=progress or NullProgress(),
+            digests=dict(digests or {}),
         )
         return self._checked(staging, Staging, "stage")
 

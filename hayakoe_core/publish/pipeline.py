@@ -303,7 +303,8 @@ class Pipeline:
             if not any(tree.iterdir()):
                 self._sweep_abandoned()
                 return self._nothing_changed(inspection, files)
-            staging, state = self._publish(tree, inspection, bert_staged=bundle is not None)
+            digests = {f.path: f.sha256 for f in files}
+            staging, state = self._publish(tree, inspection, digests, bert_staged=bundle is not None)
             self._sweep_abandoned()
             self.receipt.state = str(state)
             self.receipt.files = [
@@ -312,7 +313,7 @@ class Pipeline:
         return self.receipt
 
     def _publish(
-        self, tree: Path, inspection: Inspection, *, bert_staged: bool
+        self, tree: Path, inspection: Inspection, digests: dict[str, str], *, bert_staged: bool
     ) -> tuple[Staging, DestinationState]:
         """Stage, verify, promote and discard, with Ctrl-C stopping transfers at their next chunk
         and the staging area recorded in the ledger until it is discarded. A failure's message
@@ -324,7 +325,7 @@ class Pipeline:
         try:
             with interruptible(outer) as self.progress:
                 with _explained(self.store.url, "staging"):
-                    staging = self._stage(tree, staging_id)
+                    staging = self._stage(tree, staging_id, digests)
                 ahead = self._start_ahead(staging)
                 try:
                     with _explained(self.store.url, "verifying"):
@@ -388,10 +389,10 @@ class Pipeline:
         self.receipt.files = [replace(f, transfer="unchanged") for f in files]
         return self.receipt
 
-    def _stage(self, tree: Path, staging_id: str) -> Staging:
+    def _stage(self, tree: Path, staging_id: str, digests: dict[str, str] | None = None) -> Staging:
         with self.receipt.phase("stage"):
             self.note(f"staging at {self.store.url} (not visible to readers yet)")
-            return self.store.stage(tree, staging_id, self.progress)
+            return self.store.stage(tree, staging_id, self.progress, digests)
 
     def _start_ahead(self, staging: Staging) -> Ahead | None:
         """Start the store's work ahead of the promote, to overlap the verification (none when

@@ -453,3 +453,25 @@ def test_a_staged_speaker_loads_and_speaks_before_it_is_live(
     sent = sorted(rel for rel, how in restaged.transfers if how == "sent")
     assert all(rel.endswith(MANIFEST) for rel in sent)
     assert progress.done("upload") == sum((again / rel).stat().st_size for rel in sent)
+
+
+def test_digests_the_caller_gives_are_not_computed_again(
+    publisher: Publisher, target: Target, s3_admin: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hayakoe_dest_s3 import staging as staging_module
+
+    files = in_layout("onnx", "a", {"x": model(20), "y": model(21)})
+    tree = write_tree(publisher.tmp / "given", files)
+    hashed: list[str] = []
+    real = staging_module.sha256_file
+    monkeypatch.setattr(staging_module, "sha256_file", lambda p: hashed.append(p.name) or real(p))
+    given = {"onnx/speakers/a/x": _sha(files["onnx/speakers/a/x"])}
+    publisher.store.stage(tree, new_staging_id(), NullProgress(), given)
+    assert hashed == ["y"], "only the file without a given digest is read again"
+    staged = s3_admin.list_objects_v2(Bucket=target.location, Prefix=target.join(".hayakoe/staging/"))
+    metas = {
+        obj["Key"].rsplit("/", 1)[1]: s3_admin.head_object(Bucket=target.location, Key=obj["Key"])
+        for obj in staged["Contents"]
+    }
+    assert metas["x"]["Metadata"]["sha256"] == given["onnx/speakers/a/x"]
+    assert metas["y"]["Metadata"]["sha256"] == _sha(files["onnx/speakers/a/y"])

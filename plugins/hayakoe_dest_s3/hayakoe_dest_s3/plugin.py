@@ -40,6 +40,7 @@ a promote staged before either notices.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from contextlib import suppress
 from datetime import timedelta
 from pathlib import Path
@@ -198,7 +199,7 @@ def hayakoe_upload(target: Target, local_dir: Path, prefix: str, progress: Progr
     staging_id = new_staging_id()
     with connect(dest) as client:
         try:
-            stage_tree(client, dest, local_dir, staging_id, progress)
+            stage_tree(client, dest, local_dir, staging_id, progress, {})
             promote.promote(client, dest, staging_id, None, progress)
         except BaseException:
             with suppress(Exception):  # already failing: that error is the one to report
@@ -217,9 +218,11 @@ def hayakoe_read_state(target: Target) -> DestinationState:
 
 
 @hookimpl
-def hayakoe_stage(target: Target, local_dir: Path, staging_id: str, progress: Progress) -> Staging:
+def hayakoe_stage(
+    target: Target, local_dir: Path, staging_id: str, progress: Progress, digests: Mapping[str, str]
+) -> Staging:
     with connect(target) as client:
-        return stage_tree(client, target, local_dir, staging_id, progress)
+        return stage_tree(client, target, local_dir, staging_id, progress, digests)
 
 
 @hookimpl

@@ -20,7 +20,7 @@ Nothing is sent twice. For each file of the tree, in this order of preference:
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -85,18 +85,18 @@ def staged_files(client: Any, bucket: str, folder: str) -> dict[str, RemoteFile]
 
 
 def _plan(
-    client: Any, target: Target, local_dir: Path, folder: str
+    client: Any, target: Target, local_dir: Path, folder: str, digests: Mapping[str, str]
 ) -> tuple[list[_Step], dict[str, dict[str, Any]], list[str]]:
     """The steps for each file of the tree, the index as it was, and staged keys to remove (in
     speaker folders the tree replaces)."""
     bucket = target.location
     files = local_files(local_dir)
-    shas: dict[str, str] = {}
+    shas = {f.relpath: digests[f.relpath] for f in files if f.relpath in digests}
 
     def hash_one(f: LocalFile) -> None:
         shas[f.relpath] = sha256_file(f.path)
 
-    run_all(hash_one, files)
+    run_all(hash_one, [f for f in files if f.relpath not in shas])
     index = read_index(client, bucket, folder)
     staged = staged_files(client, bucket, folder)
     live = live_holdings(client, target, {f.relpath: f.size for f in files})
@@ -124,8 +124,16 @@ def _plan(
     return steps, index, stale
 
 
-def stage(client: Any, target: Target, local_dir: Path, staging_id: str, progress: Progress) -> Staging:
-    """Stage the repo tree ``local_dir`` under ``staging_id`` (see the module docstring)."""
+def stage(
+    client: Any,
+    target: Target,
+    local_dir: Path,
+    staging_id: str,
+    progress: Progress,
+    digests: Mapping[str, str],
+) -> Staging:
+    """Stage the repo tree ``local_dir`` under ``staging_id`` (see the module docstring), taking
+    the sha256 of the files ``digests`` names from it."""
     bucket = target.location
     base = state.read(client, target).doc.state()
     folder = staging_folder(target, staging_id)
@@ -136,7 +144,7 @@ def stage(client: Any, target: Target, local_dir: Path, staging_id: str, progres
         return f"{folder}/{step.relpath}"
 
     try:
-        steps, index, stale = _plan(client, target, local_dir, folder)
+        steps, index, stale = _plan(client, target, local_dir, folder, digests)
         uploads = [s for s in steps if s.transfer == "sent"]
         copies = [s for s in steps if s.source is not None]
         with progress.bar(f"upload → {url}", sum(s.size for s in uploads)) as bar:
