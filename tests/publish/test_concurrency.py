@@ -28,7 +28,6 @@ import multiprocessing
 import shutil
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -286,36 +285,42 @@ def test_one_speaker_twice_at_once_one_wins(
 
 
 def load_while_publishing(url: str, versions: list[Path], tmp: Path, rounds: int) -> None:
+    """Ten loaders fetch the speaker in a loop while one publisher replaces it ``rounds`` times.
+
+    The publisher starts only once every loader has loaded (the old version) once, so loads
+    overlap the publishes however the threads are scheduled; after the last publish each loader
+    makes one more load, which must get the last version."""
     store = get_registry().open(url)
     old, new = version_files(versions[0]), version_files(versions[1])
     last = version_files(versions[rounds % 2])
     publish(versions[0], url, "tiny", tmp)
     done = threading.Event()
-    deadline = time.monotonic() + ROUND_LIMIT * rounds
-    seen: Counter[str] = Counter()
-    lock = threading.Lock()
+    deadline = time.monotonic() + ROUND_LIMIT * (rounds + 1)
+    all_loading = threading.Barrier(LOADERS + 1, timeout=ROUND_LIMIT)
 
     def publisher() -> None:
         try:
+            all_loading.wait()
             for r in range(rounds):
                 publish(versions[(r + 1) % 2], url, "tiny", tmp, overwrite=True)
         finally:
             done.set()
 
+    def load(cache: Path) -> Files:
+        files = live_speaker(store, "tiny", cache)
+        assert files in (old, new), "a load got files of neither version"
+        shutil.rmtree(cache, ignore_errors=True)
+        return files
+
     def loader(index: int) -> None:
-        # Each loader loads until the publishes are over, then once more: that last load began
-        # after the last promote, so it must see the last version (and the test cannot pass
-        # without one load on each side of a promote, however the threads are scheduled).
+        try:
+            assert load(tmp / f"loader-{index}-first") == old, "a load before any publish got a new version"
+        finally:
+            all_loading.wait()
         count = 0
-        while time.monotonic() < deadline + ROUND_LIMIT:  # bounded even if the publisher hangs
+        while time.monotonic() < deadline:  # bounded even if the publisher hangs
             after, count = done.is_set(), count + 1
-            cache = tmp / f"loader-{index}-{count}"
-            files = live_speaker(store, "tiny", cache)
-            assert files in (old, new), "a load got files of neither version"
-            with lock:
-                seen["after" if after else "during"] += 1
-                seen["old" if files == old else "new"] += 1
-            shutil.rmtree(cache, ignore_errors=True)
+            files = load(tmp / f"loader-{index}-{count}")
             if after:
                 assert files == last, "a load begun after the last publish got an older version"
                 return
@@ -327,7 +332,6 @@ def load_while_publishing(url: str, versions: list[Path], tmp: Path, rounds: int
         published.result(timeout=max(1.0, deadline - time.monotonic()))
         for future in loads:
             future.result(timeout=ROUND_LIMIT)
-    assert seen["during"] and seen["old"] and seen["new"], f"loads did not overlap a publish: {dict(seen)}"
     no_staging_left(store)
 
 
