@@ -11,7 +11,7 @@ As a context manager::
         os.environ.update(endpoint.env())
 
 A store that crashes mid-run: ``server.kill()`` (SIGKILL; the data stays), then
-``server.restart()`` (same ports, credentials and data).
+``server.restart()`` (same ports, credentials and data; returns once stored objects read back).
 
 As a command (prints the environment for a shell, runs until Ctrl-C)::
 
@@ -310,7 +310,34 @@ class LocalS3Server:
         assert self.endpoint is not None, "restart() follows start() and kill()"
         self._launch()
         self._wait_ready(self.endpoint, last_attempt=True)
+        self._wait_readable(self.endpoint)
         return self.endpoint
+
+    def _wait_readable(self, endpoint: S3Endpoint) -> None:
+        """Return once an object stored before a restart reads back: weed answers ListBuckets
+        before its volume server has told the master which volumes it holds, and reads of stored
+        bytes fail with 500 InternalError until then."""
+        client = endpoint.client(retries={"max_attempts": 1}, connect_timeout=1, read_timeout=5)
+        stored = [
+            (bucket["Name"], obj["Key"])
+            for bucket in client.list_buckets()["Buckets"]
+            for obj in client.list_objects_v2(Bucket=bucket["Name"], MaxKeys=50).get("Contents", [])
+            if obj["Size"] > 0
+        ]
+        if not stored:
+            return
+        bucket, key = stored[0]
+        deadline = time.monotonic() + self.startup_timeout
+        while time.monotonic() < deadline:
+            try:
+                client.get_object(Bucket=bucket, Key=key)["Body"].read()
+                return
+            except Exception:  # 500 until the volumes are registered
+                time.sleep(0.1)
+        raise S3ServerError(
+            f"weed mini did not read back s3://{bucket}/{key} within {self.startup_timeout:.0f} s "
+            "of a restart; log tail:\n" + self.log_tail()
+        )
 
     def stop(self) -> None:
         """Stop the server and remove its folder and stray sockets."""
