@@ -229,9 +229,8 @@ def hayakoe_stage(
     do); others are ``"sent"``. ``digests`` holds the sha256 the caller has just computed of
     files of the tree (repo path → hex): a plugin that needs a file's sha256 takes it from there
     rather than reading the file again (it hashes a file not named). Report bytes sent on
-    ``progress``. On failure raise; the live
-    location is untouched and the partial staging area is removed where possible (else
-    :func:`hayakoe_cleanup` finds it).
+    ``progress``. On failure raise; the live location is untouched and the partial staging area
+    is removed where possible (else :func:`hayakoe_cleanup` finds it).
 
     Example::
 
