@@ -318,15 +318,16 @@ class LocalS3Server:
         before its volume server has told the master which volumes it holds, and reads of stored
         bytes fail with 500 InternalError until then."""
         client = endpoint.client(retries={"max_attempts": 1}, connect_timeout=1, read_timeout=5)
-        stored = [
+        stored = (
             (bucket["Name"], obj["Key"])
             for bucket in client.list_buckets()["Buckets"]
             for obj in client.list_objects_v2(Bucket=bucket["Name"], MaxKeys=50).get("Contents", [])
             if obj["Size"] > 0
-        ]
-        if not stored:
+        )
+        found = next(stored, None)  # buckets are listed only until one holds bytes
+        if found is None:
             return
-        bucket, key = stored[0]
+        bucket, key = found
         deadline = time.monotonic() + self.startup_timeout
         while time.monotonic() < deadline:
             try:
