@@ -68,6 +68,7 @@ def abandoned(url: str) -> Iterator[Record]:
     folder = _folder()
     if not folder.is_dir():
         return
+    _remove_cut_off_parts(folder)
     for path in sorted(folder.glob("*.json")):
         try:
             fd = os.open(path, os.O_RDWR)
@@ -92,3 +93,20 @@ def abandoned(url: str) -> Iterator[Record]:
                 yield record
         finally:
             record.close()
+
+
+def _remove_cut_off_parts(folder: Path) -> None:
+    """Remove the ``.part`` files of publishers that died before renaming them (unlocked: their
+    writer is gone; nothing was staged under them yet)."""
+    for part in folder.glob(".*.part"):
+        try:
+            fd = os.open(part, os.O_RDWR)
+        except FileNotFoundError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            part.unlink(missing_ok=True)
+        except BlockingIOError:
+            pass  # its publisher is still writing it
+        finally:
+            os.close(fd)

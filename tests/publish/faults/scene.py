@@ -90,7 +90,8 @@ class Scene:
     def assert_published(self) -> None:
         """The new ``tiny`` is live, the rest untouched, and nothing of any publish is left over."""
         assert self.assert_old_or_new() == "new"
-        assert leftovers(self.store) == []
+        left = leftovers(self.store)
+        assert left == [], f"left behind: {left}"
 
 
 def leftovers(store: Store) -> list[str]:
