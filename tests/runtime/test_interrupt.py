@@ -23,8 +23,11 @@ STOP_WITHIN_S = 3  # the requirement is 1-2 s (measured 0.6-1.2 s); the margin i
 
 
 def downloading(source: str, cache: Path) -> subprocess.Popen:
-    """A child process fetching ``source``'s speaker (no model loaded), stderr captured."""
+    """A child process fetching ``source``'s speaker (no model loaded), stderr captured; SIGUSR1
+    makes it print every thread's stack."""
     code = (
+        "import faulthandler, signal\n"
+        "faulthandler.register(signal.SIGUSR1, all_threads=True)\n"
         "from hayakoe import TTS\n"
         f"TTS('cpu', cache_dir={str(cache)!r}).load('tiny', source={source!r}).pre_download()\n"
     )
@@ -54,6 +57,11 @@ def test_ctrl_c_stops_a_download_at_once_and_leaves_no_temporaries(request, stor
     child.send_signal(signal.SIGINT)
     try:
         child.wait(STOP_WITHIN_S)
+    except subprocess.TimeoutExpired:  # what was it doing? (its threads' stacks, then its stderr)
+        child.send_signal(signal.SIGUSR1)
+        time.sleep(1)
+        child.kill()
+        raise AssertionError(f"still running after Ctrl-C:\n{child.stderr.read()}") from None
     finally:
         child.kill()
     elapsed = time.monotonic() - start
