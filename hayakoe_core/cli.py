@@ -21,7 +21,7 @@ from typing import Any, NoReturn
 import click
 
 from hayakoe_core import __version__, interrupts
-from hayakoe_core.errors import HayakoeError, NotFoundError, redact, scrub
+from hayakoe_core.errors import ArgumentError, HayakoeError, NotFoundError, redact, scrub
 from hayakoe_core.layout import is_repo_root
 from hayakoe_core.registry import Store, get_registry
 
@@ -150,6 +150,8 @@ def say(
 
     _writable_wav(out)
     check_speed(speed)
+    if not text.strip():
+        raise ArgumentError("TEXT is empty: give the text to read, e.g. hayakoe say 'こんにちは。' ...")
     tts = TTS(device, cache_dir=cache_dir, bert_source=bert_source, backend=backend, offline=offline)
     speaker = tts.load(name, source=source).prepare().speakers[name]
     audio = speaker.generate(text, style=style, speed=speed)

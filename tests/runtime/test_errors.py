@@ -200,6 +200,16 @@ def test_bad_speed_is_refused_before_loading(tmp_path, speed):
     assert not (tmp_path / "out.wav").exists()
 
 
+@pytest.mark.parametrize("text", ["", "  \n\u3000"])
+def test_empty_text_is_refused_before_loading(tmp_path, text):
+    """The API gives an empty result for text with nothing to read (test_generate.py); the command
+    line, whose job is a file to play, refuses to write an empty one."""
+    out = tmp_path / "out.wav"
+    line = cli("say", text, "--source", "/no/such/source", "--speaker", "tiny", "-o", str(out))
+    assert "TEXT is empty: give the text to read, e.g. hayakoe say 'こんにちは。'" in line
+    assert not (tmp_path / "out.wav").exists()
+
+
 def test_unwritable_output_folder(tmp_path):
     folder = tmp_path / "ro"
     folder.mkdir()
