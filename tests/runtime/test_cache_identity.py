@@ -6,6 +6,7 @@ concurrently.
 """
 
 import json
+import shutil
 import threading
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import numpy as np
 import pytest
 
 from hayakoe import TTS
-from hayakoe_core.errors import ConfigError
+from hayakoe_core.errors import ConfigError, HayakoeError
 from hayakoe_core.fetching import target_cache
 from hayakoe_core.registry import get_registry
 from tests.runtime.conftest import fetched
@@ -116,3 +117,17 @@ def test_a_cached_manifest_naming_another_speaker_is_never_served(two_sources, t
         TTS(cache_dir=cache, offline=True).load("tiny", source=url).prepare()
     # online, the remote manifest differs from the cached one: the folder is fetched again
     np.testing.assert_array_equal(loaded(url, cache), two_sources[url])
+
+
+def test_a_cache_folder_recorded_for_another_source_is_never_served(two_sources, tmp_path):
+    """Each state file names the source it was recorded for: a folder that holds another source's
+    (copied, or left by an older layout) counts as nothing cached."""
+    cache = tmp_path / "cache"
+    (first, _), (second, vectors) = two_sources.items()
+    fetched(first, cache)
+    registry = get_registry()
+    own = target_cache(cache, registry.parse_url(second))
+    shutil.copytree(target_cache(cache, registry.parse_url(first)), own)
+    with pytest.raises(HayakoeError, match="is not in the cache"):
+        fetched(second, cache, offline=True)
+    np.testing.assert_array_equal(loaded(second, cache), vectors)

@@ -8,7 +8,7 @@ import pytest
 import soundfile
 
 from hayakoe import TTS
-from hayakoe_core.errors import HayakoeError, NotFoundError, PluginError
+from hayakoe_core.errors import HayakoeError, NotFoundError, PluginError, UnreachableError
 from hayakoe_core.registry import Registry
 from tests.support.repo import make_repo
 
@@ -172,3 +172,14 @@ def test_offline_without_a_bert_says_where_the_bert_was_sought(tmp_path):
         capture_output=True, text=True,
     )
     assert out.returncode == 1 and "--bert-source" in out.stderr and len(out.stderr.splitlines()) == 1
+
+
+def test_an_unreachable_hub_without_a_bert_says_where_the_bert_was_sought(tmp_path, monkeypatch):
+    """Online, with the Hub down (nothing listens on the port): the same explanation, quickly."""
+    repo = make_repo(tmp_path / "repo", manifest=True, bert=False)
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")
+    with pytest.raises(UnreachableError) as info:
+        TTS("cpu", cache_dir=tmp_path / "cache").load("tiny", source=str(repo)).prepare()
+    message = str(info.value)
+    assert "shared BERT was being fetched from hf://lemondouble/hayakoe" in message
+    assert "bert_source=" in message and "cannot reach the Hub at http://127.0.0.1:9" in message

@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import soundfile
 
 from hayakoe_core.utterance import WINDOW_CHARS
 from tests.support.repo import make_repo
@@ -106,3 +107,16 @@ def test_past_the_frontend_crash_length(repo, tmp_path, text, min_seconds_per_ch
 )
 def test_twenty_thousand_characters(repo, tmp_path, text, min_seconds_per_char):
     _check(_generate_in_capped_child(repo, tmp_path, text), len(text), min_seconds_per_char)
+
+
+def test_hayakoe_say_reads_three_thousand_a(repo, tmp_path):
+    """The command line the crash was first seen through: 3,000 × 「あ」, no punctuation."""
+    out = tmp_path / "out.wav"
+    done = subprocess.run(
+        [sys.executable, "-m", "hayakoe", "say", "あ" * 3_000, "--source", str(repo), "--speaker", "tiny",
+         "--cache-dir", str(tmp_path / "cache"), "-o", str(out)],
+        capture_output=True, text=True, preexec_fn=_cap_address_space, timeout=900,
+    )
+    assert done.returncode == 0, f"exit {done.returncode}: {done.stderr[-2000:]}"
+    info = soundfile.info(str(out))
+    assert info.frames / info.samplerate >= 3_000 * 0.0005
