@@ -6,12 +6,13 @@ suites, so a hook without a docstring, or one the suites never call, is a hole i
 
 import ast
 import inspect
+import re
 from pathlib import Path
 
 import pytest
 
 from hayakoe_core import hookspecs
-from hayakoe_core.registry import Capability, Registry, Store
+from hayakoe_core.registry import BackendCapability, Capability, Registry, Store
 
 SPECS = sorted(
     name for name, obj in vars(hookspecs).items()
@@ -75,5 +76,58 @@ def test_backend_hooks_are_among_those_checked():
 
 
 def test_every_capability_names_real_hooks():
-    for capability in Capability:
+    for capability in (*Capability, *BackendCapability):
         assert set(capability.value) <= set(SPECS), capability
+
+
+# --- hook names live in the registry alone ------------------------------------------------------
+
+ROOT = Path(hookspecs.__file__).resolve().parents[1]
+SOURCE_FOLDERS = ("hayakoe_core", "hayakoe", "plugins", "examples", "scripts", "bench")
+#: the modules that may spell hook names: the specs themselves and the registry routing calls to them
+HOOK_NAME_OWNERS = {ROOT / "hayakoe_core" / "registry.py", ROOT / "hayakoe_core" / "hookspecs.py"}
+_HOOK_WORD = re.compile(r"\bhayakoe_[a-z_]+\b")
+
+
+def _docstrings(tree: ast.AST) -> set[int]:
+    """The ids of the string constants that are module, class or function docstrings."""
+    kinds = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
+    return {
+        id(node.body[0].value) for node in ast.walk(tree)
+        if isinstance(node, kinds) and node.body and isinstance(node.body[0], ast.Expr)
+        and isinstance(node.body[0].value, ast.Constant) and isinstance(node.body[0].value.value, str)
+    }
+
+
+def _hook_names_in_strings(path: Path) -> list[str]:
+    """``path:line: name`` for each hookspec named in a string literal (docstrings aside)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    docs = _docstrings(tree)
+    return [
+        f"{path.relative_to(ROOT)}:{node.lineno}: {name}"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docs
+        for name in _HOOK_WORD.findall(node.value)
+        if name in SPECS
+    ]
+
+
+def test_hook_names_are_spelt_only_in_the_registry():
+    """Callers ask a Store or the Registry (``supports``, ``backend_supports``, one method per
+    hook) instead of naming hooks: a name in a string elsewhere is one the registry cannot check."""
+    files = [p for folder in SOURCE_FOLDERS for p in sorted((ROOT / folder).rglob("*.py"))]
+    assert ROOT / "plugins" / "hayakoe_dest_s3" / "hayakoe_dest_s3" / "plugin.py" in files
+    assert _hook_names_in_strings(ROOT / "hayakoe_core" / "registry.py"), "the check finds nothing"
+    found = [hit for path in files if path not in HOOK_NAME_OWNERS for hit in _hook_names_in_strings(path)]
+    assert not found, "hook names outside the registry:\n" + "\n".join(found)
+
+
+def test_read_readme_is_not_a_hook():
+    """Core reads README.md with ``read_file``; plugins implement no hook of their own for it."""
+    assert "hayakoe_read_readme" not in SPECS and not hasattr(hookspecs, "hayakoe_read_readme")
+
+
+def test_every_hook_belongs_to_one_capability():
+    """Each storage and backend hook is reachable through a ``supports`` query."""
+    named = [h for c in (*Capability, *BackendCapability) for h in c.value]
+    assert sorted(named) == sorted(set(SPECS) - REGISTRY_HOOKS)
