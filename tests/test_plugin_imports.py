@@ -8,6 +8,7 @@ The allowlist is the one README's "Writing a destination plugin" states.
 from __future__ import annotations
 
 import ast
+import re
 from functools import cache
 from pathlib import Path
 
@@ -168,3 +169,11 @@ def test_the_contract_reaches_nothing_else_of_core(module: str):
         and not (package != "hayakoe_core" and imported.startswith(f"{package}."))
     ]
     assert not wrong, "\n".join(wrong)
+
+
+def test_readme_lists_the_same_modules():
+    """The allowlist a plugin author reads is this one."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    start = readme.index("A plugin imports from core only its contract:")
+    listed = re.findall(r"`([a-z_.]+)`", readme[start : readme.index("never the", start)])
+    assert {f"hayakoe_core.{name}" for name in listed} == CONTRACT
