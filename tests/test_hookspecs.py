@@ -42,12 +42,51 @@ def _caller_and_suite(hook: str) -> tuple[str, str, str]:
     raise AssertionError(f"neither Store nor Registry calls {hook}")
 
 
-def _called_methods(source: Path) -> set[str]:
+HANDLES = ("Store", "Registry")
+
+
+def _handles_in(function: ast.FunctionDef) -> dict[str, str]:
+    """The names in ``function`` that hold a Store or Registry, by type: parameters and
+    variables annotated so, and variables assigned ``<registry>.open(...)`` or ``get_registry()``."""
+    def annotated(node: ast.expr | None) -> str | None:
+        return node.id if isinstance(node, ast.Name) and node.id in HANDLES else None
+
+    args = function.args
+    names = {a.arg: annotated(a.annotation) for a in (*args.posonlyargs, *args.args, *args.kwonlyargs)}
+    for node in ast.walk(function):
+        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            names[node.target.id] = annotated(node.annotation)
+        elif isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
+            func = node.value.func
+            kind = None
+            if isinstance(func, ast.Name) and func.id == "get_registry":
+                kind = "Registry"
+            elif isinstance(func, ast.Attribute) and func.attr == "open" and isinstance(func.value, ast.Name):
+                kind = "Store" if names.get(func.value.id) == "Registry" else None
+            for target in node.targets:
+                if isinstance(target, ast.Name) and kind:
+                    names[target.id] = kind
+    return {name: kind for name, kind in names.items() if kind}
+
+
+def _called_methods(source: Path) -> set[tuple[str, str]]:
+    """``(type, method)`` for each method called on a Store or Registry in ``source`` (a call on
+    anything else, such as the suite's own helper of the same name, does not count)."""
     tree = ast.parse(source.read_text(encoding="utf-8"))
-    return {
-        node.func.attr for node in ast.walk(tree)
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-    }
+    called = set()
+    for function in ast.walk(tree):
+        if not isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        handles = _handles_in(function)
+        for node in ast.walk(function):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and isinstance(node.func.value, ast.Name)
+                and node.func.value.id in handles
+            ):
+                called.add((handles[node.func.value.id], node.func.attr))
+    return called
 
 
 def test_there_are_hookspecs():
@@ -65,7 +104,26 @@ def test_every_hook_is_exercised_by_a_conformance_suite(hook):
     """Destination hooks by DestinationConformance (through Store), backend hooks by
     BackendConformance (through Registry)."""
     owner, method, suite = _caller_and_suite(hook)
-    assert method in _called_methods(SUITES / suite), f"{suite} never calls {owner}.{method} ({hook})"
+    called = _called_methods(SUITES / suite)
+    assert (owner, method) in called, f"{suite} never calls {owner}.{method} ({hook})"
+
+
+def test_only_calls_on_a_store_or_registry_count(tmp_path):
+    suite = tmp_path / "suite.py"
+    suite.write_text(
+        "class Suite:\n"
+        "    def fetch(self, store: Store, cache):\n"
+        "        return self.stage(cache), helper.promote(), store.read_file('x')\n"
+        "    def test(self, registry: Registry, url):\n"
+        "        opened = registry.open(url)\n"
+        "        opened.discard(None)\n"
+        "        get_registry().load_runtime()\n"
+        "        process = get_registry()\n"
+        "        process.load_bert()\n"
+    )
+    assert _called_methods(suite) == {
+        ("Store", "read_file"), ("Registry", "open"), ("Store", "discard"), ("Registry", "load_bert")
+    }
 
 
 def test_backend_hooks_are_among_those_checked():
