@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
@@ -82,8 +83,14 @@ def _modules(*folders: Path) -> list[Path]:
     return [p for folder in folders for p in sorted(folder.rglob("*.py"))]
 
 
-def _where(path: Path, line: int, module: str) -> str:
-    return f"{path.relative_to(ROOT)}:{line}: {module}"
+def _offending(paths: list[Path], wrong: Callable[[str], bool]) -> list[str]:
+    """``path:line: module`` for each import in ``paths`` of a module ``wrong`` refuses."""
+    return [
+        f"{path.relative_to(ROOT)}:{line}: {module}"
+        for path in paths
+        for line, module in imports(path)
+        if wrong(module)
+    ]
 
 
 def _top(module: str) -> str:
@@ -107,12 +114,9 @@ def test_the_scan_sees_every_plugin_and_the_allowlists_are_real():
 
 @pytest.mark.parametrize("package", sorted(PLUGINS))
 def test_a_plugin_imports_only_the_contract_of_core(package: str):
-    wrong = [
-        _where(path, line, module)
-        for path in _modules(PLUGINS[package])
-        for line, module in imports(path)
-        if _top(module) in ("hayakoe_core", "hayakoe") and module not in CONTRACT
-    ]
+    wrong = _offending(
+        _modules(PLUGINS[package]), lambda m: _top(m) in ("hayakoe_core", "hayakoe") and m not in CONTRACT
+    )
     assert not wrong, "plugins may import only core's contract modules (README, Writing a plugin):\n" + (
         "\n".join(wrong)
     )
@@ -120,12 +124,10 @@ def test_a_plugin_imports_only_the_contract_of_core(package: str):
 
 @pytest.mark.parametrize("package", sorted(PLUGINS))
 def test_a_plugin_imports_no_other_plugin(package: str):
-    wrong = [
-        _where(path, line, module)
-        for path in _modules(PLUGINS[package])
-        for line, module in imports(path)
-        if _top(module) in PLUGINS and _top(module) != package and (package, module) not in CROSSINGS
-    ]
+    wrong = _offending(
+        _modules(PLUGINS[package]),
+        lambda m: _top(m) in PLUGINS and _top(m) != package and (package, m) not in CROSSINGS,
+    )
     assert not wrong, "plugins never import each other:\n" + "\n".join(wrong)
 
 
@@ -134,22 +136,14 @@ def test_applications_among_the_examples_import_no_plugin_and_only_the_contract_
     plugin_files = {p for folder in PLUGINS.values() for p in _modules(folder)}
     apps = [p for p in _modules(ROOT / "examples") if p not in plugin_files]
     assert apps, "no application among the examples"
-    wrong = [
-        _where(path, line, module)
-        for path in apps
-        for line, module in imports(path)
-        if _top(module) in PLUGINS or (_top(module) == "hayakoe_core" and module not in CONTRACT)
-    ]
+    wrong = _offending(
+        apps, lambda m: _top(m) in PLUGINS or (_top(m) == "hayakoe_core" and m not in CONTRACT)
+    )
     assert not wrong, "\n".join(wrong)
 
 
 def test_core_never_imports_a_plugin():
-    wrong = [
-        _where(path, line, module)
-        for path in _modules(ROOT / "hayakoe_core", ROOT / "hayakoe")
-        for line, module in imports(path)
-        if _top(module) in PLUGINS
-    ]
+    wrong = _offending(_modules(ROOT / "hayakoe_core", ROOT / "hayakoe"), lambda m: _top(m) in PLUGINS)
     assert not wrong, "core finds plugins by entry point only:\n" + "\n".join(wrong)
 
 
@@ -160,14 +154,12 @@ def test_the_contract_reaches_nothing_else_of_core(module: str):
     path = SOURCES["hayakoe_core"].joinpath(*module.split(".")[1:])
     path = path / "__init__.py" if path.is_dir() else path.with_suffix(".py")
     package = module if path.name == "__init__.py" else module.rsplit(".", 1)[0]
-    wrong = [
-        _where(path, line, imported)
-        for line, imported in imports(path)
-        if _top(imported) == "hayakoe_core"
-        and imported not in CONTRACT
-        and imported != "hayakoe_core"
-        and not (package != "hayakoe_core" and imported.startswith(f"{package}."))
-    ]
+    wrong = _offending(
+        [path],
+        lambda m: _top(m) == "hayakoe_core"
+        and m not in CONTRACT | {"hayakoe_core"}
+        and not (package != "hayakoe_core" and m.startswith(f"{package}.")),
+    )
     assert not wrong, "\n".join(wrong)
 
 

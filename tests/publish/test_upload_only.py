@@ -8,7 +8,6 @@ plugin: by its entry point (a dist-info on ``PYTHONPATH``).
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import sys
 from pathlib import Path
@@ -22,9 +21,10 @@ from hayakoe_core.publish.plan import Plan
 from hayakoe_core.registry import Capability, Registry
 from hayakoe_core.tts import TTS
 from tests.publish.speakers import save_tensors, speaker_folder, tiny_tensors
+from tests.publish.test_pipeline import plan_for as pipeline_plan
 from tests.support import upload_only
 from tests.support.distributions import fake_distribution
-from tests.support.repo import CHECKPOINT, TINY_BERT
+from tests.support.repo import CHECKPOINT
 
 pytestmark = pytest.mark.usefixtures("isolated")
 
@@ -49,18 +49,8 @@ def installed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def plan_for(folder: Path, dest: Path, tmp: Path, **changes) -> Plan:
-    checkpoint = folder / CHECKPOINT.name
-    plan = Plan(
-        folder=folder,
-        checkpoint=checkpoint,
-        checkpoint_sha256=sha256_file(checkpoint),
-        name="tiny",
-        backends=("onnx",),
-        destination=f"{upload_only.SCHEME}://{dest}",
-        bert_source=str(TINY_BERT),
-        verify_dir=tmp / "verify",
-    )
-    return dataclasses.replace(plan, **changes)
+    """The pipeline tests' plan, publishing to ``dest`` through the upload-only plugin."""
+    return pipeline_plan(folder, dest, tmp, destination=f"{upload_only.SCHEME}://{dest}", **changes)
 
 
 def test_the_plugin_can_upload_but_not_stage(registry: Registry, tmp_path: Path) -> None:
