@@ -64,6 +64,17 @@ class Capability(Enum):
     FIND_CREDENTIALS = ("hayakoe_find_credentials",)
 
 
+class BackendCapability(Enum):
+    """What a backend can do; each needs the listed hooks (``Registry.backend_supports``)."""
+
+    PREPARE_FILES = ("hayakoe_prepare_files",)
+    LOAD_RUNTIME = ("hayakoe_load_runtime",)
+    #: a BERT of the backend's own (optional: core's ONNX BERT serves the others)
+    LOAD_BERT = ("hayakoe_load_bert",)
+    #: checking a source before preparing files (optional)
+    CHECK_FILES = ("hayakoe_check_files",)
+
+
 @dataclass
 class PluginRecord:
     """One plugin as the registry saw it: what ``hayakoe plugins`` prints."""
@@ -233,6 +244,11 @@ class Registry:
         known = ", ".join(sorted(self._usable("backend"))) or "none"
         raise PluginError(f"unknown backend {name!r} (installed backends: {known})")
 
+    def backend_supports(self, backend: str, capability: BackendCapability) -> bool:
+        """Whether backend ``backend``'s own plugin implements every hook ``capability`` needs
+        (a backend with ``files_from`` prepares nothing itself: ask :meth:`files_owner`'s)."""
+        return _implements(self._backend_record(backend), capability)
+
     def parse_url(self, url: str) -> Target:
         """Parse ``url`` with the destination plugins; :class:`UrlError` if none accepts it."""
         url = url.strip()
@@ -278,7 +294,7 @@ class Registry:
     def load_bert(self, backend: str, bert_root: Path, device: str) -> Any:
         """The backend's own BERT extractor for ``device``, or ``None`` to use core's ONNX BERT."""
         record = self._backend_record(backend)
-        if "hayakoe_load_bert" not in record.hooks:
+        if not _implements(record, BackendCapability.LOAD_BERT):
             return None
         return self._call_on(
             record, "hayakoe_load_bert", f"the {backend} backend", bert_root=bert_root, device=device
@@ -316,7 +332,7 @@ class Registry:
         what the backend raises. ``False`` when the backend has no such check, ``True`` when passed."""
         owner = self.files_owner(backend)
         record = self._backend_record(owner.name)
-        if "hayakoe_check_files" not in record.hooks:
+        if not _implements(record, BackendCapability.CHECK_FILES):
             return False
         self._call_on(
             record,
@@ -388,7 +404,7 @@ class Store:
 
     def supports(self, capability: Capability) -> bool:
         """Whether the owning plugin implements every hook ``capability`` needs."""
-        return all(hook in self._record.hooks for hook in capability.value)
+        return _implements(self._record, capability)
 
     def _call(self, hook: str, **kwargs: Any) -> Any:
         return self._registry._call_on(
@@ -505,6 +521,10 @@ class Store:
                 f"not {kind.__name__}"
             )
         return value
+
+
+def _implements(record: PluginRecord, capability: Capability | BackendCapability) -> bool:
+    return all(hook in record.hooks for hook in capability.value)
 
 
 _LABELS = {"hf": "HuggingFace Hub", "s3": "S3", "file": "local folder"}

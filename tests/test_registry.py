@@ -4,7 +4,6 @@ import json
 import os
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -13,18 +12,7 @@ from hayakoe_core.errors import PluginError, UnsafePathError
 from hayakoe_core.hookspecs import hookimpl
 from hayakoe_core.registry import Capability, Registry, get_registry
 from hayakoe_core.types import BackendInfo, DestinationInfo, Target
-
-
-def fake_distribution(site: Path, name: str, entry_points: dict[str, str], modules: dict[str, str]):
-    """Install a distribution by writing its dist-info and modules into ``site``."""
-    info = site / f"{name.replace('-', '_')}-1.0.dist-info"
-    info.mkdir(parents=True)
-    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
-    lines = "\n".join(f"{k} = {v}" for k, v in entry_points.items())
-    (info / "entry_points.txt").write_text(f"[hayakoe]\n{lines}\n")
-    for module, source in modules.items():
-        (site / f"{module}.py").write_text(textwrap.dedent(source))
-
+from tests.support.distributions import fake_distribution
 
 MEMO_PLUGIN = """
     from hayakoe_core.hookspecs import hookimpl

@@ -39,7 +39,7 @@ from hayakoe_core.conformance.model import compare_case, golden_cases, read_case
 from hayakoe_core.errors import ConfigError, HayakoeError
 from hayakoe_core.paths import safe_relpath
 from hayakoe_core.progress import NullProgress
-from hayakoe_core.registry import PluginRecord, Registry, get_registry
+from hayakoe_core.registry import BackendCapability, Registry, get_registry
 from hayakoe_core.speaker_config import SpeakerConfig
 from hayakoe_core.synthesis import SpeakerModel, SynthesisInputs
 from hayakoe_core.types import BackendInfo
@@ -127,16 +127,6 @@ class BackendConformance:
     def load(self, registry: Registry, folder: Path, cache: Path | None = None) -> SpeakerModel:
         return registry.load_runtime(self.backend, folder, "cpu", cache_dir=cache)
 
-    def _record(self, registry: Registry, backend: str | None = None) -> PluginRecord:
-        """The plugin record of ``backend`` (default: the backend under test)."""
-        name = backend or self.backend
-        (record,) = [
-            r
-            for r in registry.records
-            if isinstance(r.declaration, BackendInfo) and r.declaration.name == name
-        ]
-        return record
-
     # --- declaration ----------------------------------------------------------------------------
 
     def test_declaration(self, registry: Registry, info: BackendInfo) -> None:
@@ -149,10 +139,10 @@ class BackendConformance:
         assert registry.files_owner(self.backend).repo_folder == info.repo_folder
 
     def test_hooks(self, registry: Registry, info: BackendInfo) -> None:
-        hooks = self._record(registry).hooks
-        assert "hayakoe_load_runtime" in hooks
+        assert registry.backend_supports(self.backend, BackendCapability.LOAD_RUNTIME)
         # a backend loading another's files prepares nothing itself: the registry routes to the owner
-        assert ("hayakoe_prepare_files" in hooks) == (info.files_from is None)
+        prepares = registry.backend_supports(self.backend, BackendCapability.PREPARE_FILES)
+        assert prepares == (info.files_from is None)
 
     # --- prepare + load + synthesise ----------------------------------------------------------
 
@@ -235,7 +225,7 @@ class BackendConformance:
         before = _snapshot(tmp_path)
         checked = registry.check_files(self.backend, speaker_source=source, checkpoint=checkpoint)
         owner = registry.files_owner(self.backend).name
-        assert checked is ("hayakoe_check_files" in self._record(registry, owner).hooks)
+        assert checked is registry.backend_supports(owner, BackendCapability.CHECK_FILES)
         assert _snapshot(tmp_path) == before, "check_files wrote or changed files"
 
     def test_check_files_refuses_a_damaged_checkpoint_naming_it(
