@@ -12,8 +12,9 @@ Everything here works on bounded pieces, so that memory stays flat however long 
   phone ids where the segments' own phone counts put it.
 
 Pieces are produced lazily, in order: the first comes before any pause has been predicted, and a
-stream can ask for the first segment's audio in decoded windows (:data:`FIRST_WINDOW_FRAMES`,
-then twice as many each time) when the model offers :class:`WindowedDecoding`.
+stream can ask for the first segment's audio in two decoded windows (the first
+:data:`FIRST_WINDOW_FRAMES` latent frames, then the rest) when the model offers
+:class:`WindowedDecoding`.
 """
 
 from __future__ import annotations

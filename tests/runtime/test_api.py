@@ -68,10 +68,20 @@ def test_exports_upstreams_names_and_imports_quickly() -> None:
     assert {"TTS", "AudioResult", "PhonemeTiming", "Speaker", "Lang", "streaming_wav_header"} <= set(
         hayakoe.__all__
     )
-    code = (
-        "import sys, hayakoe; print(sorted(m for m in ('numpy', 'onnxruntime', 'torch') if m in sys.modules))"
-    )
-    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "[]"
+
+    def loaded(statement: str, modules: tuple[str, ...]) -> list[str]:
+        """Which of ``modules`` a fresh interpreter has imported after ``statement``."""
+        code = (
+            f"import json, sys; {statement}; print(json.dumps([m for m in {modules!r} if m in sys.modules]))"
+        )
+        run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        return json.loads(run.stdout)
+
+    assert loaded("import hayakoe", ("numpy", "onnxruntime", "torch")) == []
+    # TTS's own module is light too: the backends' runtimes load only in prepare()
+    assert loaded("from hayakoe import TTS", ("onnxruntime", "torch", "hayakoe_core.tts")) == [
+        "hayakoe_core.tts"
+    ]
 
 
 def test_peak_normalisation_is_upstreams() -> None:
