@@ -140,7 +140,7 @@ class Speaker:
         with self._lock:
             held = [self._finish(piece, request) for piece in utterance.pieces()]
         if with_timing and any(len(p.durations) == 0 for p in held):
-            raise HayakoeError(
+            raise TimingsUnavailableError(
                 f"speaker {self.name!r} cannot report timings: its model does not give the durations it "
                 "used (an ONNX graph exported without a 'durations' output); re-export it with "
                 "hayakoe's exporter (hayakoe publish) to use with_timing"
@@ -333,7 +333,7 @@ def _join(pieces: Iterable[Piece]) -> np.ndarray:
 def _check_lang(lang: str | Lang) -> None:
     value = lang.value if isinstance(lang, Enum) else lang
     if value != Lang.JA.value:
-        raise ArgumentError(f"lang {value!r} is not supported: only Japanese ('JP', Lang.JA) is")
+        raise UnsupportedLanguageError(f"lang {value!r} is not supported: only Japanese ('JP', Lang.JA) is")
 
 
 def check_speed(speed: float) -> float:
@@ -359,6 +359,17 @@ def _finite(name: str, value: float) -> float:
     if not math.isfinite(value):
         raise ArgumentError(f"{name} must be a finite number, got {value!r}")
     return float(value)
+
+
+class UnsupportedLanguageError(ArgumentError, NotImplementedError, ValueError):
+    """``lang`` other than Japanese. Upstream raises ``NotImplementedError`` for the languages it
+    names (``"EN"``, ``"ZH"``) and ``ValueError`` for any other value; this is both, so code
+    catching either keeps working."""
+
+
+class TimingsUnavailableError(HayakoeError, RuntimeError):
+    """``with_timing=True`` on a model that does not report the durations it used. A
+    ``RuntimeError`` too, as upstream raises, so code catching that keeps working."""
 
 
 class SpeakerNotReadyError(HayakoeError, KeyError):

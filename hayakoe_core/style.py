@@ -55,9 +55,10 @@ def style_ids(config: SpeakerConfig) -> dict[str, int]:
     return config.data.style2id or {"Neutral": 0}
 
 
-class UnknownStyleError(ArgumentError, AttributeError):
-    """A style the speaker does not have. An ``AttributeError`` too, so that ``hasattr`` on
-    :class:`Styles` works."""
+class UnknownStyleError(ArgumentError, ValueError, AttributeError):
+    """A style the speaker does not have. A ``ValueError`` too, as upstream raises for an unknown
+    ``generate(style=...)``, so code catching that keeps working; an ``AttributeError`` too, as
+    upstream raises for ``speaker.styles.<unknown>``, so that ``hasattr`` on :class:`Styles` works."""
 
     def __init__(self, style: str, known: list[str]) -> None:
         super().__init__(f"unknown style {style!r}; this speaker has: {', '.join(known)}")

@@ -151,20 +151,28 @@ def test_batch_bert_false_runs_bert_per_sentence(speaker: Speaker, monkeypatch) 
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "message"),
-    [
-        ({"lang": "EN"}, r"lang 'EN' is not supported: only Japanese"),
-        ({"speaker_id": 1}, r"speaker_id 1 is out of range: 'tiny' has 1 speaker \(0\.\.0\)"),
-        ({"speaker_id": -1}, r"speaker_id -1 is out of range"),
-        ({"pitch_scale": 0.0}, r"pitch_scale must be a finite number above 0"),
-        ({"intonation_scale": float("nan")}, r"intonation_scale must be a finite number above 0"),
+    ("kwargs", "message", "upstreams"),
+    [  # upstreams: the type upstream 1.3.1 raises, which code written against it catches
+        ({"lang": "EN"}, r"lang 'EN' is not supported: only Japanese", NotImplementedError),
+        ({"lang": "ZH"}, r"lang 'ZH' is not supported", NotImplementedError),
+        ({"lang": "XX"}, r"lang 'XX' is not supported", ValueError),  # not in upstream's enum
+        ({"style": "Joy"}, r"unknown style 'Joy'; this speaker has: Neutral, Happy, Sad, Angry", ValueError),
+        ({"speaker_id": 1}, r"speaker_id 1 is out of range: 'tiny' has 1 speaker \(0\.\.0\)", ArgumentError),
+        ({"speaker_id": -1}, r"speaker_id -1 is out of range", ArgumentError),
+        ({"pitch_scale": 0.0}, r"pitch_scale must be a finite number above 0", ArgumentError),
+        (
+            {"intonation_scale": float("nan")},
+            r"intonation_scale must be a finite number above 0",
+            ArgumentError,
+        ),
     ],
 )
-def test_bad_arguments(speaker: Speaker, kwargs: dict, message: str) -> None:
-    with pytest.raises(ArgumentError, match=message):
-        speaker.generate("はい。", **kwargs)
-    with pytest.raises(ArgumentError, match=message):
-        speaker.stream("はい。", **kwargs)  # checked when the stream is made, not on first next()
+def test_bad_arguments(speaker: Speaker, kwargs: dict, message: str, upstreams: type[Exception]) -> None:
+    for call in (speaker.generate, speaker.stream):  # a stream checks when made, not on first next()
+        with pytest.raises(ArgumentError, match=message) as caught:
+            call("はい。", **kwargs)
+        assert isinstance(caught.value, upstreams)
+        assert str(caught.value) == caught.value.args[0] and "\n" not in str(caught.value)  # one line
 
 
 def test_styles_by_attribute(speaker: Speaker) -> None:
@@ -172,8 +180,9 @@ def test_styles_by_attribute(speaker: Speaker) -> None:
     assert "Sad" in speaker.styles and not hasattr(speaker.styles, "Joy")
     with pytest.raises(UnknownStyleError, match=r"unknown style 'Joy'; this speaker has: Neutral, Happy"):
         speaker.styles.Joy  # noqa: B018
-    with pytest.raises(HayakoeError, match="unknown style 'Joy'"):
+    with pytest.raises(HayakoeError, match="unknown style 'Joy'") as caught:
         speaker.generate("はい。", style="Joy")
+    assert isinstance(caught.value, ValueError)  # what upstream's generate raises
 
 
 @pytest.mark.parametrize("backend", ["torch", "onnx-reexported"])
@@ -201,8 +210,9 @@ def test_timings_cover_the_audio_across_sentence_gaps(backend, torch_speaker, re
 
 
 def test_timings_need_a_durations_output(speaker: Speaker) -> None:
-    with pytest.raises(HayakoeError, match=r"cannot report timings.*re-export it"):
+    with pytest.raises(HayakoeError, match=r"cannot report timings.*re-export it") as caught:
         speaker.generate("はい。", with_timing=True)
+    assert isinstance(caught.value, RuntimeError)  # what upstream raises
 
 
 def test_first_sentence_in_windows_equals_it_whole(speaker: Speaker, torch_speaker: Speaker) -> None:
