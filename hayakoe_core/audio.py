@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from hayakoe_core.atomic import replacing
+
 PCM_MAX = 32767
 #: Size fields of a WAV header whose length is not known yet (the live-streaming convention).
 _UNKNOWN_SIZE = 0xFFFFFFFF
@@ -68,15 +70,36 @@ class AudioResult:
             wav.writeframes(self.pcm_bytes())
         return out.getvalue()
 
-    def save(self, path: str | Path, subtype: str = "PCM_16", format: str | None = None) -> Path:
-        """Write the samples with soundfile (format from the file name unless ``format`` says;
-        16-bit PCM unless ``subtype`` says otherwise); returns the path."""
-        import soundfile
+    def save(self, path: str | Path, subtype: str | None = None, format: str | None = None) -> Path:
+        """Write the samples to ``path`` (folders made, the file replaced whole); returns the path.
 
+        A WAV file (:meth:`to_bytes`, as upstream's ``save`` always writes) unless the file name's
+        suffix names another format soundfile writes (``.flac``, ``.ogg``, ``.mp3``…) or
+        ``format`` names one; ``save("out")`` and ``save("x.tmp")`` write WAV. ``subtype``:
+        soundfile's sample format, default 16-bit PCM where the format takes it, else the
+        format's own default (Vorbis for OGG)."""
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        soundfile.write(str(path), self.data, self.sr, subtype=subtype, format=format)
+        format = (format or _known_format(path.suffix) or "WAV").upper()
+        with replacing(path) as tmp:
+            if format == "WAV" and subtype in (None, "PCM_16"):
+                tmp.write_bytes(self.to_bytes())
+            else:
+                import soundfile
+
+                if subtype is None:
+                    subtype = "PCM_16" if soundfile.check_format(format, "PCM_16") else None
+                soundfile.write(str(tmp), self.data, self.sr, subtype=subtype, format=format)
         return path
+
+
+def _known_format(suffix: str) -> str | None:
+    """The soundfile format a file suffix names (``".flac"`` → ``"FLAC"``), else ``None``."""
+    if not suffix:
+        return None
+    import soundfile
+
+    name = suffix[1:].upper()
+    return name if name in soundfile.available_formats() else None
 
 
 def streaming_wav_header(sample_rate: int, *, channels: int = 1, sampwidth: int = 2) -> bytes:

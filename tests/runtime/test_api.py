@@ -105,6 +105,28 @@ def test_result_bytes_wav_and_float_view(speaker: Speaker, tmp_path: Path) -> No
     assert audio.duration == pytest.approx(len(audio.data) / audio.sr)
 
 
+def test_save_writes_wav_unless_the_suffix_names_another_format(speaker: Speaker, tmp_path: Path) -> None:
+    """Upstream's ``save`` writes a WAV whatever the name; ours too, unless the suffix names
+    another format soundfile writes."""
+    audio = speaker.generate("こんにちは。", **QUIET)
+    for name in ("out", "x.tmp", "out.wav", "deeper/folder/OUT.WAV"):
+        path = audio.save(tmp_path / name)
+        assert path == tmp_path / name and path.read_bytes() == audio.to_bytes()  # no suffix added
+    for name, (form, subtype) in {"out.flac": ("FLAC", "PCM_16"), "out.ogg": ("OGG", "VORBIS")}.items():
+        info = soundfile.info(str(audio.save(tmp_path / name)))
+        assert (info.format, info.subtype, info.samplerate, info.frames) == (
+            form,
+            subtype,
+            audio.sr,
+            len(audio.data),
+        )
+    np.testing.assert_array_equal(soundfile.read(str(tmp_path / "out.flac"), dtype="int16")[0], audio.data)
+    floats = audio.save(tmp_path / "float.wav", subtype="FLOAT")
+    assert soundfile.info(str(floats)).subtype == "FLOAT"
+    assert soundfile.info(str(audio.save(tmp_path / "named", format="flac"))).format == "FLAC"
+    assert not [p for p in tmp_path.rglob("*") if p.name.startswith(".")]  # no temporary files left
+
+
 @pytest.mark.parametrize("key", ["1.0_1.0", "1.2_1.0", "1.0_1.5", "0.8_0.7"])
 def test_pitch_and_intonation_match_upstreams_world_round_trip(speaker: Speaker, key: str) -> None:
     pitch, intonation = map(float, key.split("_"))
