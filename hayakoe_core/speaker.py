@@ -10,6 +10,7 @@ stream holds it until it is exhausted or closed.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import math
 import threading
 from collections.abc import AsyncIterator, Callable, Collection, Iterable, Iterator, Mapping
@@ -31,6 +32,9 @@ from hayakoe_core.text.symbols import symbol_table
 from hayakoe_core.utterance import Piece, Utterance
 
 STYLE_VECTORS = "style_vectors.npy"
+#: The float level a stream's early window maps to 32767 (the decoder's tanh output stays within
+#: ±1): its segment's peak, which upstream scales by, is not known until the segment is decoded.
+FULL_SCALE = 1.0
 
 
 class Lang(StrEnum):
@@ -173,7 +177,9 @@ class Speaker:
 
         The first sentence comes sooner: where the backend can, its audio is decoded and yielded
         in windows (the same samples, within float tolerance). Samples are scaled by one running
-        peak, so segments keep their relative loudness. The speaker's lock is held from the first
+        peak, so segments keep their relative loudness, as upstream's; only the first window,
+        made before its sentence's peak is known, is at the decoder's level instead (see
+        :meth:`_stream`). The speaker's lock is held from the first
         ``next()`` until the stream is exhausted or closed: iterate it in a ``for`` loop or close
         it. Blank text yields nothing.
         """
@@ -271,16 +277,22 @@ class Speaker:
         if not request.reshapes_pitch:
             return piece
         audio = reshape_pitch(piece.audio, self.sampling_rate, request.pitch_scale, request.intonation_scale)
-        return Piece(audio, piece.gap, piece.unit, piece.durations)
+        return dataclasses.replace(piece, audio=audio)
 
     def _stream(self, utterance: Utterance, request: _Request) -> Iterator[AudioResult]:
+        """Upstream's scaling: each segment by the running peak of the segments so far (the
+        first by its own). A window yielded before its segment is complete cannot know that
+        segment's peak yet; it is scaled by :data:`FULL_SCALE` (or the peak so far, if higher):
+        the decoder's level, never louder than upstream's (see README, "streaming")."""
         with self._lock:
             peak = 0.0
             for piece in utterance.pieces(first_in_windows=not request.reshapes_pitch):
                 piece = self._finish(piece, request)
                 peak = max(peak, peak_of(piece.audio))
                 audio = np.concatenate([np.zeros(piece.gap, dtype=piece.audio.dtype), piece.audio])
-                yield AudioResult(self.sampling_rate, to_pcm16(audio, peak))
+                yield AudioResult(
+                    self.sampling_rate, to_pcm16(audio, peak if piece.last else max(peak, FULL_SCALE))
+                )
 
     def _timings(self, pieces: list[Piece]) -> list[PhonemeTiming]:
         """Per phone id of every piece: its symbol, start and length in seconds, from the

@@ -52,12 +52,14 @@ class Piece:
     """One segment's audio: ``audio`` float32 as the synthesizer made it, to be preceded by
     ``gap`` samples of silence (0 for the first piece); ``unit`` is the segment's text unit and
     ``durations`` the frames per phone id the synthesizer reported (empty when it cannot). A
-    segment decoded in windows comes as several pieces; its last one carries the durations."""
+    segment decoded in windows comes as several pieces; only its last one is ``last`` and
+    carries the durations."""
 
     audio: np.ndarray
     gap: int
     unit: TextUnit
     durations: np.ndarray
+    last: bool = True
 
 
 class Utterance:
@@ -119,7 +121,7 @@ class Utterance:
                 for start, end in _windows(latent.frames):
                     parts.append(self._model.decode(latent, start, end))
                     last = end == latent.frames
-                    yield Piece(parts[-1], 0, unit, latent.durations if last else _NO_DURATIONS)
+                    yield Piece(parts[-1], 0, unit, latent.durations if last else _NO_DURATIONS, last)
                 previous = (k, np.concatenate(parts))
                 self._release_before(k)
                 continue

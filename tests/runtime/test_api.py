@@ -27,7 +27,7 @@ from hayakoe_core.speaker import Speaker
 from hayakoe_core.style import UnknownStyleError
 from hayakoe_core.synthesis import SynthesisParams
 from hayakoe_core.tts import DEFAULT_SOURCE
-from hayakoe_core.utterance import Utterance
+from hayakoe_core.utterance import FIRST_WINDOW_FRAMES, Piece, Utterance
 from tests.support.hub_fixtures import USER
 from tests.support.repo import CHECKPOINT, FIXTURES, TINY, make_repo, publish
 
@@ -261,7 +261,6 @@ def test_stream_yields_segments_with_their_pauses(speaker: Speaker) -> None:
     whole = speaker.generate(text, batch_bert=False, **QUIET)
     assert sum(len(c.data) for c in chunks) == len(whole.data)
     assert all(c.sr == whole.sr and c.data.dtype == np.int16 for c in chunks)
-    assert np.abs(chunks[0].data).max() == 32767  # later chunks keep the running peak's scale
     assert list(speaker.stream("  ", **QUIET)) == []
 
 
@@ -343,18 +342,70 @@ def test_prepare_from_several_threads_prepares_each_speaker_once(repo, tmp_path)
     assert len(seen) == 3 and all(s is seen[0] for s in seen) and time.monotonic() - start < 300
 
 
-def test_stream_scales_each_segment_by_the_running_peak(speaker: Speaker) -> None:
-    """Upstream keeps one running peak over a stream: a segment quieter than an earlier one is not
-    scaled up to full scale, so segments keep their relative loudness."""
-    text = "こんにちは。はい。いいえ。あ。"
-    chunks = [c.data.astype(np.float64) for c in speaker.stream(text, **QUIET)]
-    whole = speaker.generate(text, batch_bert=False, **QUIET).data.astype(np.float64)  # global peak
-    segments = np.split(whole, np.cumsum([len(c) for c in chunks])[:-1])
-    running = np.maximum.accumulate([np.abs(s).max() for s in segments])
-    assert any(np.abs(s).max() < r for s, r in zip(segments, running, strict=True))  # a quieter one
-    for chunk, segment, peak in zip(chunks, segments, running, strict=True):
-        scale = 32767 / peak
-        assert np.abs(chunk - segment * scale).max() <= scale / 2 + 1
+def sentences_decoded_whole(speaker: Speaker, text: str) -> list[Piece]:
+    """The float audio ``speaker.stream(text, **QUIET)`` is made from, each sentence decoded whole."""
+    params = SynthesisParams(style_vec=speaker._styles[0], noise_scale=0.0, noise_scale_w=0.0)
+    utterance = Utterance(
+        text,
+        frontend=speaker._frontend,
+        bert=speaker._bert,
+        model=speaker.model,
+        params=params,
+        batch_bert=False,
+    )
+    return list(utterance.pieces(first_in_windows=False))
+
+
+def upstreams_stream(speaker: Speaker, text: str) -> list[np.ndarray]:
+    """What upstream 1.3.1's ``stream(text, **QUIET)`` yields for this model's output: each
+    sentence decoded whole, as float, scaled by the running peak of the sentences so far
+    (``(audio / peak * 32767).astype(int16)``) after its pause of silence."""
+    running, chunks = 0.0, []
+    for piece in sentences_decoded_whole(speaker, text):
+        running = max(running, float(np.abs(piece.audio).max()))
+        pcm = (piece.audio / running * 32767).astype(np.int16)
+        chunks.append(np.concatenate([np.zeros(piece.gap, np.int16), pcm]))
+    return chunks
+
+
+STREAMED = "こんにちは。はい。いいえ。あ。"
+
+
+@pytest.mark.parametrize("backend", ["onnx", "torch"])
+def test_stream_after_its_first_window_is_upstreams_running_peak_scaling(
+    backend: str, speaker: Speaker, torch_speaker: Speaker
+) -> None:
+    """Upstream keeps one running peak over a stream: a sentence quieter than an earlier one is
+    not scaled up to full scale, so sentences keep their relative loudness. Every sample after
+    the first window is upstream's (within one step: windows decode the same floats to ~1e-6)."""
+    each = speaker if backend == "onnx" else torch_speaker
+    chunks = list(each.stream(STREAMED, **QUIET))
+    expected = upstreams_stream(each, STREAMED)
+    own = [float(np.abs(c).max()) for c in expected]
+    assert any(p < max(own[:i]) for i, p in enumerate(own) if i), "no sentence quieter than an earlier one"
+    assert [len(c.data) for c in chunks[-len(expected) + 1 :]] == [len(c) for c in expected[1:]]
+    got, want = (np.concatenate(a).astype(int) for a in ([c.data for c in chunks], expected))
+    first = FIRST_WINDOW_FRAMES * each.config.samples_per_frame
+    assert len(got) == len(want) and len(expected[0]) > first  # the first sentence came in two windows
+    assert np.abs(got[first:] - want[first:]).max() <= 1
+
+
+@pytest.mark.parametrize("backend", ["onnx", "torch"])
+def test_stream_first_window_is_at_the_decoders_level(
+    backend: str, speaker: Speaker, torch_speaker: Speaker
+) -> None:
+    """The first window comes before the first sentence's peak is known: it is scaled with float
+    1.0 as full scale, i.e. upstream's samples times that sentence's peak (<= 1): never louder."""
+    each = speaker if backend == "onnx" else torch_speaker
+    window = next(iter(each.stream(STREAMED, **QUIET))).data.astype(int)
+    audio = sentences_decoded_whole(each, STREAMED)[0].audio
+    first = FIRST_WINDOW_FRAMES * each.config.samples_per_frame
+    assert len(window) == first
+    assert np.abs(window - (audio[:first] * 32767).astype(np.int16)).max() <= 1
+    upstreams = upstreams_stream(each, STREAMED)[0][:first].astype(int)
+    peak = float(np.abs(audio).max())
+    assert peak < 1.0 and np.abs(window - upstreams * peak).max() <= 2
+    assert np.all(np.abs(window) <= np.abs(upstreams) + 1)
 
 
 def test_warmup_once_per_new_speaker_and_no_compile_on_cpu(repo, tmp_path, monkeypatch) -> None:
