@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import io
 import itertools
 import json
@@ -25,9 +26,10 @@ from hayakoe_core.audio import to_pcm16
 from hayakoe_core.errors import ArgumentError, HayakoeError
 from hayakoe_core.speaker import Speaker
 from hayakoe_core.style import UnknownStyleError
-from hayakoe_core.synthesis import SynthesisParams
+from hayakoe_core.synthesis import SynthesisInputs, SynthesisParams
 from hayakoe_core.tts import DEFAULT_SOURCE
 from hayakoe_core.utterance import FIRST_WINDOW_FRAMES, Piece, Utterance
+from tests.backend_torch.goldens import golden_inputs
 from tests.support.hub_fixtures import USER
 from tests.support.repo import CHECKPOINT, FIXTURES, TINY, make_repo, publish
 
@@ -153,6 +155,54 @@ def test_parameters_change_the_output_as_upstreams_do(speaker: Speaker) -> None:
     batched = speaker.generate("はい。いいえ。", **QUIET)
     single = speaker.generate("はい。いいえ。", batch_bert=False, **QUIET)
     assert len(batched.data) == len(single.data)
+
+
+def test_noise_w_varies_durations_through_the_stochastic_predictor_only(speaker: Speaker) -> None:
+    text = "今日はいい天気ですね。"
+
+    def lengths(sdp_ratio: float, noise_w: float, draws: int) -> set[int]:
+        return {
+            len(speaker.generate(text, sdp_ratio=sdp_ratio, noise=0.0, noise_w=noise_w).data)
+            for _ in range(draws)
+        }
+
+    assert len(lengths(1.0, 0.0, 3)) == 1  # no duration noise: the same durations every time
+    assert len(lengths(1.0, 1.0, 8)) > 1  # noise on the SDP's durations
+    dp_only = [speaker.generate(text, sdp_ratio=0.0, noise=0.0, noise_w=w).data for w in (0.0, 1.0, 2.0)]
+    assert all(np.array_equal(d, dp_only[0]) for d in dp_only)  # the deterministic predictor ignores it
+
+
+#: generate() arguments meaning each golden case's inputs (tests/fixtures/model/tiny/golden/README.md)
+GOLDEN_CALLS = {
+    "case0_T7": {"sdp_ratio": 0.0},
+    "case1_T23": {"style": "Happy", "speed": 1.3, "sdp_ratio": 0.0},
+    "case2_T61": {"style": "Sad", "style_weight": 0.7, "sdp_ratio": 0.0},
+    "case3_T23_sdp": {"speed": 1.3, "sdp_ratio": 0.5, "style": "Happy"},
+    "case4_T3": {"style": "Angry", "sdp_ratio": 0.0},
+}
+
+
+@pytest.mark.parametrize("case", sorted(GOLDEN_CALLS))
+def test_generate_hands_the_backend_the_golden_cases_parameters(
+    case: str, torch_speaker: Speaker, monkeypatch
+) -> None:
+    """The goldens were made by upstream from these generate() arguments; ours must pass the
+    backend the same style vector and scalars, which on the goldens' phones give their audio."""
+    golden = np.load(TINY / "golden" / f"{case}.npz")
+    model = torch_speaker.model
+    handed: list[SynthesisInputs] = []
+    synthesize = model.synthesize
+    monkeypatch.setattr(model, "synthesize", lambda inputs: handed.append(inputs) or synthesize(inputs))
+    torch_speaker.generate("はい。", noise=0.0, noise_w=0.0, **GOLDEN_CALLS[case])
+    (params,) = handed
+    expected = golden_inputs(golden)
+    np.testing.assert_array_equal(params.style_vec, expected.style_vec)
+    scalars = ("sid", "length_scale", "sdp_ratio", "noise_scale", "noise_scale_w")
+    assert [np.float32(getattr(params, n)) for n in scalars] == [getattr(expected, n) for n in scalars]
+    text_inputs = {n: getattr(expected, n) for n in ("x", "tone", "language", "bert")}
+    result = synthesize(dataclasses.replace(params, **text_inputs))
+    np.testing.assert_array_equal(result.durations, golden["durations_infer"])
+    np.testing.assert_allclose(result.audio, golden["audio"][0, 0], atol=1e-5, rtol=0)
 
 
 def test_batch_bert_false_runs_bert_per_sentence(speaker: Speaker, monkeypatch) -> None:
