@@ -146,6 +146,15 @@ class WindowedDecoding(Protocol):
         ...
 
 
+@runtime_checkable
+class Compilable(Protocol):
+    """What a speaker model or a BERT offers, optionally, to ``torch.compile`` what it runs
+    (slow first calls, faster ones after). ``TTS.prepare(compile=True)`` calls it on CUDA only;
+    calling it again does nothing more."""
+
+    def compile(self) -> None: ...
+
+
 def decoder_context_frames(config: SpeakerConfig) -> int:
     """Latent frames either side of a window that reach its samples through the HiFi-GAN
     decoder (conv_pre, each upsampling stage's transposed conv and residual blocks, conv_post),

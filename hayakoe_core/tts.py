@@ -30,7 +30,7 @@ from hayakoe_core.paths import safe_name, speaker_prefix
 from hayakoe_core.progress import default_progress
 from hayakoe_core.registry import Capability, Registry, Store, get_registry
 from hayakoe_core.speaker import Speaker, Speakers
-from hayakoe_core.synthesis import BertFeatures
+from hayakoe_core.synthesis import BertFeatures, Compilable
 from hayakoe_core.text.frontend import TextFrontend
 from hayakoe_core.text.user_dict import UserDictionary
 
@@ -110,8 +110,8 @@ class TTS:
         """Fetch and load every speaker registered with :meth:`load` and not prepared yet, and the
         shared BERT. ``warmup``: synthesise a short text with each new speaker, so that the first
         real call is not the slow one. ``compile``: ``torch.compile`` the synthesizer of each new
-        speaker on CUDA (torch backend); ignored on the CPU. Thread-safe: concurrent calls
-        prepare each speaker once."""
+        speaker and the shared FP32 BERT on CUDA (torch backend), as upstream does; ignored on
+        the CPU. Thread-safe: concurrent calls prepare each speaker once."""
         with self._lock:
             return self._prepare(warmup, compile)
 
@@ -126,11 +126,14 @@ class TTS:
         folders = {name: self._fetch_speaker(fetcher, name, t) for name, t in pending.items()}
         if self._bert is None:
             self._bert = self._load_bert(fetcher)
+        compiling = compile and self.device.startswith("cuda")
+        if compiling and isinstance(self._bert, Compilable):
+            self._bert.compile()
         for name, folder in folders.items():
             model = self._registry.load_runtime(
                 self.backend, folder, self.device, cache_dir=self.cache_dir / "derived" / self.backend
             )
-            if compile and self.device.startswith("cuda") and hasattr(model, "compile"):
+            if compiling and isinstance(model, Compilable):
                 model.compile()
             speaker = Speaker(name, model, folder, self._frontend, self._bert)
             if warmup:

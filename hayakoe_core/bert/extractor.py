@@ -12,6 +12,7 @@ import numpy as np
 from hayakoe_core.bert.expand import expand_to_phones
 from hayakoe_core.bert.layout import ONNX_Q8, TOKENIZER_DIR, require_file
 from hayakoe_core.bert.tokenizer import CharTokenizer, TokenBatch
+from hayakoe_core.synthesis import Compilable
 
 
 class TokenEncoder(Protocol):
@@ -56,6 +57,12 @@ class BertFeatureExtractor:
         tokenizer = CharTokenizer.from_dir(root / TOKENIZER_DIR)
         graph = require_file(root / ONNX_Q8, "int8 ONNX BERT")
         return cls(tokenizer, OnnxBertEncoder(graph, threads, optimized_cache))
+
+    def compile(self) -> None:
+        """Compile the encoder when it can be (a torch encoder: :class:`Compilable`); the int8
+        ONNX one has nothing to compile."""
+        if isinstance(self.encoder, Compilable):
+            self.encoder.compile()
 
     def encode(self, texts: Sequence[str]) -> EncodedBatch:
         """Tokenize ``texts`` into one padded batch and run the encoder once on it."""

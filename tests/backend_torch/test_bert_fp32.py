@@ -16,29 +16,8 @@ from hayakoe_backend_torch.bert_fp32 import TorchBertEncoder, open_bert_for_torc
 from hayakoe_core.bert.onnx_encoder import OnnxBertEncoder  # noqa: E402
 from hayakoe_core.errors import PluginError  # noqa: E402
 from tests.bert.golden import TINY_ROOT, arrays  # noqa: E402
+from tests.support.bert_fp32 import save_random_fp32_bert  # noqa: E402
 
-# The tiny model's shape (tests/fixtures/bert/tiny/MANIFEST.json), with fresh random weights.
-TINY_CONFIG = {
-    "vocab_size": 512,
-    "hidden_size": 1024,
-    "num_hidden_layers": 3,
-    "num_attention_heads": 16,
-    "intermediate_size": 64,
-    "max_position_embeddings": 512,
-    "type_vocab_size": 0,
-    "layer_norm_eps": 1e-7,
-    "relative_attention": True,
-    "max_relative_positions": -1,
-    "position_buckets": 256,
-    "norm_rel_ebd": "layer_norm",
-    "share_att_key": True,
-    "pos_att_type": ["p2c", "c2p"],
-    "position_biased_input": False,
-    "conv_kernel_size": 3,
-    "conv_act": "gelu",
-    "conv_groups": 64,
-    "pad_token_id": 0,
-}
 TEXTS = [
     ("今日はいい天気ですね.", arrays()["s02__word2ph_blank"]),
     ("二千二十四年", arrays()["s20__word2ph_blank"]),
@@ -48,13 +27,9 @@ TEXTS = [
 @pytest.fixture(scope="module")
 def fp32_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A BERT source root with the tokenizer and a random FP32 DeBERTa-v2 under pytorch/bert/fp32."""
-    import torch
-
     root = tmp_path_factory.mktemp("bert-source")
     shutil.copytree(TINY_ROOT / "bert", root / "bert")
-    torch.manual_seed(0)
-    model = transformers.DebertaV2ForMaskedLM(transformers.DebertaV2Config(**TINY_CONFIG))
-    model.save_pretrained(root / "pytorch" / "bert" / "fp32")
+    save_random_fp32_bert(root / "pytorch" / "bert" / "fp32")
     return root
 
 

@@ -30,6 +30,7 @@ from hayakoe_core.synthesis import SynthesisInputs, SynthesisParams
 from hayakoe_core.tts import DEFAULT_SOURCE
 from hayakoe_core.utterance import FIRST_WINDOW_FRAMES, Piece, Utterance
 from tests.backend_torch.goldens import golden_inputs
+from tests.support.bert_fp32 import save_random_fp32_bert
 from tests.support.hub_fixtures import USER
 from tests.support.repo import CHECKPOINT, FIXTURES, TINY, make_repo, publish
 
@@ -458,9 +459,18 @@ def test_stream_first_window_is_at_the_decoders_level(
     assert np.all(np.abs(window) <= np.abs(upstreams) + 1)
 
 
-def test_warmup_once_per_new_speaker_and_no_compile_on_cpu(repo, tmp_path, monkeypatch) -> None:
-    from hayakoe_backend_torch.runtime import TorchSpeaker
+@pytest.fixture
+def compiled(monkeypatch) -> list[object]:
+    """Everything handed to ``torch.compile``, which gives it back as it is (compiling needs a
+    GPU and a toolchain; what matters here is what the runtime asks to compile)."""
+    import torch
 
+    handed: list[object] = []
+    monkeypatch.setattr(torch, "compile", lambda module, *args, **kwargs: handed.append(module) or module)
+    return handed
+
+
+def test_warmup_once_per_new_speaker_and_no_compile_on_cpu(repo, tmp_path, monkeypatch, compiled) -> None:
     spoken: list[str] = []
     generate = Speaker.generate
 
@@ -468,14 +478,46 @@ def test_warmup_once_per_new_speaker_and_no_compile_on_cpu(repo, tmp_path, monke
         spoken.append(self.name)
         return generate(self, text, **kwargs)
 
-    compiled: list[object] = []
     monkeypatch.setattr(Speaker, "generate", recording)
-    monkeypatch.setattr(TorchSpeaker, "compile", compiled.append)
     tts = TTS("cpu", backend="torch", cache_dir=tmp_path).load("tiny", source=str(repo))
     tts.prepare(warmup=True, compile=True)
     assert spoken == ["tiny"] and compiled == []
     tts.load("other", source=str(repo)).prepare(warmup=True).prepare(warmup=True)
     assert spoken == ["tiny", "other"]
+
+
+def test_compile_on_cuda_compiles_each_new_speaker_and_the_shared_bert(
+    tmp_path, monkeypatch, compiled
+) -> None:
+    """As upstream, ``prepare(compile=True)`` on CUDA compiles the synthesizer (decoder, flow,
+    text encoder) of each new speaker and the shared FP32 BERT, once. No GPU here: the CUDA
+    path runs with its models on the CPU."""
+    pytest.importorskip("transformers")
+    import torch
+
+    from hayakoe_backend_torch.bert_fp32 import TorchBertEncoder
+    from hayakoe_backend_torch.runtime import TorchSpeaker
+
+    repo = make_repo(tmp_path / "repo", ("tiny", "other"))
+    save_random_fp32_bert(repo / "pytorch" / "bert" / "fp32")
+    load, init = TorchSpeaker.load.__func__, TorchBertEncoder.__init__
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(
+        TorchSpeaker, "load", classmethod(lambda cls, folder, device: load(cls, folder, "cpu"))
+    )
+    monkeypatch.setattr(TorchBertEncoder, "__init__", lambda self, folder, device: init(self, folder, "cpu"))
+    tts = TTS("cuda", cache_dir=tmp_path / "cache").load("tiny", source=str(repo)).prepare(compile=True)
+    tiny = tts.speakers["tiny"]
+    bert = tiny._bert.encoder
+    assert isinstance(bert, TorchBertEncoder) and isinstance(tiny.model, TorchSpeaker)
+
+    def synthesizer(speaker: Speaker) -> list[object]:
+        return [speaker.model.model.dec, speaker.model.model.flow, speaker.model.model.enc_p]
+
+    assert compiled == [bert._encoder, *synthesizer(tiny)]
+    tts.load("other", source=str(repo)).prepare(compile=True)  # the BERT is compiled already
+    assert compiled == [bert._encoder, *synthesizer(tiny), *synthesizer(tts.speakers["other"])]
+    assert len(tiny.generate("はい。", **QUIET).data) > 0
 
 
 @pytest.fixture

@@ -42,6 +42,13 @@ class TorchBertEncoder:
             raise ConfigError(f"unreadable FP32 BERT in {folder}: {err}") from None
         self.device = torch.device(device)
         self._encoder = model.base_model.to(self.device).eval()
+        self._compiled = False
+
+    def compile(self) -> None:
+        """``torch.compile`` the encoder (once), as upstream compiles its shared BERT on CUDA."""
+        if not self._compiled:
+            self._encoder = torch.compile(self._encoder)
+            self._compiled = True
 
     def __call__(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
         """float32 ``[B, T, hidden]``: the encoder's ``hidden_states[-3]`` for ``[B, T]`` int64 ids."""
