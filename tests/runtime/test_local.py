@@ -176,8 +176,11 @@ def test_offline_without_a_bert_says_where_the_bert_was_sought(tmp_path):
 
 def test_an_unreachable_hub_without_a_bert_says_where_the_bert_was_sought(tmp_path, monkeypatch):
     """Online, with the Hub down (nothing listens on the port): the same explanation, quickly."""
+    from huggingface_hub import constants
+
     repo = make_repo(tmp_path / "repo", manifest=True, bert=False)
     monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")
+    monkeypatch.setattr(constants, "ENDPOINT", "http://127.0.0.1:9")  # read once, at first import
     with pytest.raises(UnreachableError) as info:
         TTS("cpu", cache_dir=tmp_path / "cache").load("tiny", source=str(repo)).prepare()
     message = str(info.value)
