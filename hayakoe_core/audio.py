@@ -3,7 +3,8 @@
 ``data`` holds 16-bit samples made as upstream makes them: the synthesizer's float output divided
 by its peak ``|sample|`` and scaled by 32767, truncated towards zero (``(x / peak * 32767)
 .astype(int16)``, in the float's own precision); silence stays silence. Streams keep one running
-peak across their chunks, so sentences keep their relative loudness.
+peak across their sentences, so sentences keep their relative loudness (a stream's early first
+window is the one exception: ``Speaker._stream``).
 """
 
 from __future__ import annotations

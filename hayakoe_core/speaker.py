@@ -283,7 +283,7 @@ class Speaker:
         """Upstream's scaling: each segment by the running peak of the segments so far (the
         first by its own). A window yielded before its segment is complete cannot know that
         segment's peak yet; it is scaled by :data:`FULL_SCALE` (or the peak so far, if higher):
-        the decoder's level, never louder than upstream's (see README, "streaming")."""
+        the decoder's level, never louder than upstream's (README, "Loading speakers")."""
         with self._lock:
             peak = 0.0
             for piece in utterance.pieces(first_in_windows=not request.reshapes_pitch):

@@ -517,6 +517,10 @@ def test_compile_on_cuda_compiles_each_new_speaker_and_the_shared_bert(
     assert compiled == [bert._encoder, *synthesizer(tiny)]
     tts.load("other", source=str(repo)).prepare(compile=True)  # the BERT is compiled already
     assert compiled == [bert._encoder, *synthesizer(tiny), *synthesizer(tts.speakers["other"])]
+    before = list(compiled)
+    tiny.model.compile()
+    tts.prepare(compile=True)
+    assert compiled == before  # each once
     assert len(tiny.generate("はい。", **QUIET).data) > 0
 
 

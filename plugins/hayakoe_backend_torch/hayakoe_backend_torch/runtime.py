@@ -39,12 +39,16 @@ class TorchSpeaker:
         self.model = model
         self.device = device
         self._context = decoder_context_frames(config)
+        self._compiled = False
 
     def compile(self) -> None:
-        """``torch.compile`` the decoder, the flow and the text encoder (where most time goes);
-        worth it on CUDA for long-running servers, the first calls being slow."""
+        """``torch.compile`` the decoder, the flow and the text encoder (where most time goes),
+        once; worth it on CUDA for long-running servers, the first calls being slow."""
+        if self._compiled:
+            return
         for name in ("dec", "flow", "enc_p"):
             setattr(self.model, name, torch.compile(getattr(self.model, name)))
+        self._compiled = True
 
     @classmethod
     def load(
