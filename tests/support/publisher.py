@@ -36,6 +36,8 @@ PHASES = {
     "promote": "promote: making ",
 }
 
+#: The line saying the staged speaker spoke: the last before the promote's.
+VERIFIED = r"verify: (?!loading)"
 
 #: ``python -m hayakoe``, with every thread's stack printed to stderr on SIGUSR1 (:meth:`Publisher.stacks`).
 _BOOT = (
@@ -116,6 +118,10 @@ class Publisher:
         ``pattern`` was read, among those read at or after ``since``; None if none was."""
         compiled = re.compile(pattern)
         return next((t for t, line in list(self._printed) if t >= since and compiled.search(line)), None)
+
+    def running(self) -> bool:
+        """Whether the publisher has not ended yet."""
+        return self._proc.poll() is None
 
     def stacks(self) -> str:
         """Every thread's stack in the publisher now (printed to its stderr on SIGUSR1), for the
