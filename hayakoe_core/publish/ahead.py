@@ -48,9 +48,7 @@ class Ahead:
             return None if self._failure is None else str(self._failure)
         raise self._failure
 
-    def cancel(self, *, wait: bool = True) -> None:
-        """Stop it at its next progress report and, with ``wait``, wait for that (nothing if it
-        has ended). Without, a request it has in flight is abandoned (the thread is a daemon)."""
+    def cancel(self) -> None:
+        """Stop it at its next progress report and wait for that (nothing if it has ended)."""
         self._stop.set()
-        if wait:
-            self._thread.join()
+        self._thread.join()

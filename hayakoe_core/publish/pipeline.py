@@ -337,8 +337,11 @@ class Pipeline:
                     failure = exc
                     raise
                 finally:
-                    if ahead is not None:  # before the discard, which undoes what it did
-                        ahead.cancel(wait=not _is_interrupt(failure))
+                    if _is_interrupt(failure):
+                        self.note(f"interrupted: removing the staging area at {self.store.url} "
+                                  "(Ctrl-C again leaves that to the next publish)")  # fmt: skip
+                    if ahead is not None:
+                        ahead.cancel()  # before the discard, which undoes what it did
                     with self.receipt.phase("discard"):
                         discarded = self._discard(staging, failure)
         finally:
@@ -353,15 +356,12 @@ class Pipeline:
         """Remove the staging area after the promote (or after ``failure``); whether it is gone.
 
         After a failure the staging area may stay: it is recorded in the ledger, so the next
-        publish from here discards it. A Ctrl-C does not wait for its removal (over a slow link
-        that is seconds of requests), and a removal that fails too (the same unreachable store,
-        most often) must not hide the failure the user needs to read."""
+        publish from here discards it. A removal that fails too (the same unreachable store, most
+        often) must not hide the failure the user needs to read; a second Ctrl-C stops it."""
         if failure is None:
             with _explained(self.store.url, "discarding"):
                 self.store.discard(staging)
             return True
-        if _is_interrupt(failure):
-            return False
         try:
             self.store.discard(staging)
         except HayakoeError:
