@@ -18,22 +18,14 @@ def run_all(work: Callable[[_T], object], items: Iterable[_T]) -> None:
 
     A Ctrl-C is held while the work is handed out: one landing inside ``submit`` while it starts a
     thread leaves that thread running outside the pool, which then waits for nothing, and the
-    interpreter hangs at exit joining it. Held, it lands in ``wait``, and ``run_all`` raises it at
-    once, abandoning the running work rather than joining it: an upload whose last bytes sit in
-    the socket's buffers makes no more progress reports and would hold Ctrl-C until the store
-    answers or the read timeout (times the attempts) runs out, a minute on a slow link. The
-    command line exits without joining such threads (hayakoe_core/cli.py).
+    interpreter hangs at exit joining it. Held, it lands in ``wait``; the pool then joins every
+    worker, each of which stops at its next progress report.
     """
-    pool = ThreadPoolExecutor(max_workers=FILE_WORKERS)
-    try:
+    with ThreadPoolExecutor(max_workers=FILE_WORKERS) as pool:
         with interrupts_held():
             futures = [pool.submit(work, item) for item in items]
         for pending in wait(futures, return_when=FIRST_EXCEPTION).not_done:
             pending.cancel()
-    except BaseException:
-        pool.shutdown(wait=False, cancel_futures=True)
-        raise
-    pool.shutdown()
     for future in futures:
         if not future.cancelled():
             future.result()
