@@ -4,8 +4,9 @@
 
 Each cycle picks a destination (S3 on a local SeaweedFS, or the project's Hub test server, both
 on 127.0.0.1 behind a fault proxy from tests/support/faultproxy.py) and one fault: none; a
-stall, a reset or a dropped connection while staging; Ctrl-C or SIGKILL of the ``hayakoe
-publish`` process at a random phase; on the Hub, a 500, 409 or 412 on the promote commit. It
+stall, a reset, a dropped connection or a trickle (both ways) while staging; Ctrl-C or SIGKILL
+of the ``hayakoe publish`` process at a random phase; on S3, the server killed mid-staging (and
+restarted once the publish has ended); on the Hub, a 500, 409 or 412 on the promote commit. It
 publishes the other of two checkpoints of the tiny test speaker over the live one (a real
 ``hayakoe publish`` subprocess), runs the same command again if that failed, checks every file a
 reader sees, and loads the speaker with the public API from an empty cache (``TTS("cpu")
@@ -14,9 +15,10 @@ reader sees, and loads the speaker with the public API from an empty cache (``TT
 Printed: cycles run, success rate after the re-run, speakers lost or mixed (must be 0: after
 the fault the destination holds the old speaker byte for byte or the new one whole, everything
 else byte-identical), stale staging left (must be 0: staging areas, multipart uploads, leases,
-ledger records), publishes that hung, and time per cycle. Exit status 1 if a must-be-0 figure
-is not 0. Times are
-indicative only when the machine is otherwise idle.
+ledger records), publishes that hung, cycles that raised (an error of a cycle's own — a load
+that failed, a publish that ended before the phase its signal waited for — is reported with the
+cycle and the soak goes on), and time per cycle. Exit status 1 if any of the last four is not 0.
+Times are indicative only when the machine is otherwise idle.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ if TYPE_CHECKING:
     from tests.publish.faults.scene import Scene
     from tests.support.faultproxy import FaultProxy
     from tests.support.hubserver import HubServer
+    from tests.support.s3server import LocalS3Server
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -58,8 +61,8 @@ def _free_port() -> int:
 
 def faults_for(kind: str) -> list[str]:
     signals = [f"{sig}@{phase}" for sig in ("SIGINT", "SIGKILL") for phase in PHASES]
-    hub = ["hub-500", "hub-409", "hub-412"] if kind == "hf" else []
-    return ["none", "stall", "reset", "drop", *signals, *hub]
+    own = ["hub-500", "hub-409", "hub-412"] if kind == "hf" else ["s3-kill"]
+    return ["none", "stall", "reset", "drop", "trickle", *signals, *own]
 
 
 @dataclass
@@ -69,6 +72,7 @@ class Tally:
     lost_or_mixed: list[str] = field(default_factory=list)
     hung: list[str] = field(default_factory=list)
     stale: list[str] = field(default_factory=list)
+    raised: list[str] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)
 
 
@@ -95,7 +99,8 @@ def main(argv: list[str] | None = None) -> int:
     from tests.support.hubserver import HubServer
     from tests.support.s3server import LocalS3Server
 
-    with LocalS3Server() as s3, HubServer(work / "hub", {TOKEN: ("soak", "write")}, port=hub_port) as hub:
+    s3_server = LocalS3Server()  # entered, it gives the endpoint; the server itself is killed
+    with s3_server as s3, HubServer(work / "hub", {TOKEN: ("soak", "write")}, port=hub_port) as hub:
         s3_port = int(s3.url.rsplit(":", 1)[1])
         with (
             FaultProxy(("127.0.0.1", s3_port)) as s3_proxy,
@@ -104,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
             os.environ.update(s3.env(), AWS_ENDPOINT_URL_S3=s3_proxy.url)
             bucket = f"soak-{uuid.uuid4().hex[:12]}"
             s3.client().create_bucket(Bucket=bucket)
-            soak = Soak(work, random.Random(args.seed), hub, {"s3": s3_proxy, "hf": hub_proxy})
+            soak = Soak(work, random.Random(args.seed), hub, s3_server, {"s3": s3_proxy, "hf": hub_proxy})
             tally = soak.run(args.cycles, {"s3": f"s3://{bucket}/voices", "hf": "hf://soak/voices"})
     return report(tally)
 
@@ -114,9 +119,14 @@ class Soak:
     :func:`main` pointed it at the proxy."""
 
     def __init__(
-        self, work: Path, rng: random.Random, hub: HubServer, proxies: dict[str, FaultProxy]
+        self,
+        work: Path,
+        rng: random.Random,
+        hub: HubServer,
+        s3: LocalS3Server,
+        proxies: dict[str, FaultProxy],
     ) -> None:
-        self.work, self.rng, self.hub, self.proxies = work, rng, hub, proxies
+        self.work, self.rng, self.hub, self.s3, self.proxies = work, rng, hub, s3, proxies
 
     def run(self, cycles: int, urls: dict[str, str]) -> Tally:
         import dataclasses
@@ -153,7 +163,11 @@ class Soak:
             scene.before = snapshot(scene.store, self.work / f"before-{cycle}")
             scene.new_sha = sha256_file(checkpoint)
             started = time.monotonic()
-            outcome = self.cycle(scene, kind, fault, tally, cycle)
+            try:
+                outcome = self.cycle(scene, kind, fault, tally, cycle)
+            except Exception as exc:  # the cycle failed; the others still run and the report says so
+                tally.raised.append(f"cycle {cycle + 1}: {kind} {fault}: {type(exc).__name__}: {exc}")
+                outcome = f"RAISED {type(exc).__name__}"
             tally.seconds.append(time.monotonic() - started)
             tally.cycles += 1
             took = tally.seconds[-1]
@@ -167,36 +181,49 @@ class Soak:
         from tests.support.publisher import Finished, Publisher, run_publish
 
         proxy = self.proxies[kind]
+        network = {
+            "stall": Fault.stall(), "reset": Fault.reset(0), "drop": Fault.drop_after(0),
+            # 3 MB/s each way: slow, yet each request's body drains within the read timeout
+            "trickle": Fault.trickle(64 * 1024, 0.02, requests=True),
+        }  # fmt: skip
         env = scene.env(**QUICK)
         args = scene.args()
         rules = {"hub-500": "500", "hub-409": "busy", "hub-412": "412"}
         if fault in rules:
             self.hub.set_faults([FaultRule("commit", rules[fault], nth=2)])
-        with Publisher(args, env=env, cwd=self.work) as pub:
-            if fault in ("stall", "reset", "drop"):
-                pub.wait_for("hashing")
-                chosen = {"stall": Fault.stall(), "reset": Fault.reset(0), "drop": Fault.drop_after(0)}[fault]
-                proxy.set_fault(chosen, existing=fault == "stall")
-                if fault != "stall":
-                    proxy.close_connections()
-            elif "@" in fault:
-                sig, phase = fault.split("@")
-                pub.wait_for(phase)
-                pub.kill(getattr(signal, sig))
-            try:
-                first = pub.finish(HUNG_S)
-            except subprocess.TimeoutExpired:
-                tally.hung.append(f"cycle {cycle + 1}: {kind} {fault}")
-                first = Finished(-1, "", "")  # killed on leaving the block; the re-run must finish it
-        proxy.set_fault(Fault.passthrough())
-        proxy.close_connections()
-        self.hub.set_faults([])
+        killed = False
+        try:
+            with Publisher(args, env=env, cwd=self.work) as pub:
+                if fault in network:
+                    pub.wait_for("hashing")
+                    proxy.set_fault(network[fault], existing=fault == "stall")
+                    if fault in ("reset", "drop"):  # cut the kept-alive connections too
+                        proxy.close_connections()
+                elif fault == "s3-kill":
+                    pub.wait_for("staging")
+                    self.s3.kill()
+                    killed = True
+                elif "@" in fault:
+                    sig, phase = fault.split("@")
+                    pub.wait_for(phase)
+                    pub.kill(getattr(signal, sig))
+                try:
+                    first = pub.finish(HUNG_S)
+                except subprocess.TimeoutExpired:
+                    tally.hung.append(f"cycle {cycle + 1}: {kind} {fault}")
+                    first = Finished(-1, "", "")  # killed on leaving the block; the re-run must finish it
+        finally:  # the next cycle starts without this one's fault, whatever happened
+            if killed:
+                self.s3.restart()
+            proxy.set_fault(Fault.passthrough())
+            proxy.close_connections()
+            self.hub.set_faults([])
         try:
             scene.assert_old_or_new()
         except AssertionError as exc:
             tally.lost_or_mixed.append(f"cycle {cycle + 1} after {fault}: {exc}")
             return "LOST OR MIXED"
-        outcome = "published" if first.returncode == 0 else f"exit {first.returncode}"
+        outcome = "published" if first.returncode == 0 else f"exit {first.returncode} ({first.last_line()})"
         if first.returncode != 0:
             again = run_publish(args, env=scene.env(), cwd=self.work)
             if again.returncode != 0:
@@ -235,11 +262,14 @@ def report(tally: Tally) -> int:
     print(f"stale staging left: {len(tally.stale)}")
     for line in tally.stale:
         print(f"  {line}")
+    print(f"cycles that raised: {len(tally.raised)}")
+    for line in tally.raised:
+        print(f"  {line}")
     print(
         f"time per cycle: median {statistics.median(per):.1f} s, max {max(per):.1f} s "
         "(shared machine: indicative only)"
     )
-    return 1 if tally.lost_or_mixed or tally.stale or tally.hung else 0
+    return 1 if tally.lost_or_mixed or tally.stale or tally.hung or tally.raised else 0
 
 
 if __name__ == "__main__":

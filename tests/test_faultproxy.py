@@ -96,6 +96,19 @@ def test_trickle_delivers_everything_slowly(proxy):
     assert time.monotonic() - start >= 0.2  # at least three steps of 4 KiB, 0.1 s apart
 
 
+def test_a_trickle_with_requests_slows_what_the_client_sends_too(proxy, upstream):
+    proxy.set_fault(Fault.trickle(4096, 0.1, requests=True))
+    padding = b"X-Pad: " + b"p" * 9000 + b"\r\n"  # the request takes three steps of 4 KiB
+    with socket.create_connection(("127.0.0.1", proxy.port), timeout=5) as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n" + padding + b"Connection: close\r\n\r\n")
+        time.sleep(0.15)
+        assert upstream.hits == 0  # the request is still on its way
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+    assert body_of(received) == BODY and upstream.hits == 1
+
+
 def test_skip_and_count_choose_which_connections_suffer(proxy):
     proxy.set_fault(Fault.drop_after(10), skip=1, count=1)
     lengths = [len(fetch(proxy)) for _ in range(3)]

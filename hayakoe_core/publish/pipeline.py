@@ -34,7 +34,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from hayakoe_core.errors import ConflictError, HayakoeError
+from hayakoe_core.errors import ConflictError, HayakoeError, Interrupted, UnreachableError
 from hayakoe_core.fetching import Fetcher, cache_root
 from hayakoe_core.layout import MANIFEST, README, local_files, speakers_from_paths
 from hayakoe_core.manifest import BertRef, Manifest, build_manifest, sha256_file, write_manifest
@@ -327,17 +327,23 @@ class Pipeline:
                 with _explained(self.store.url, "staging"):
                     staging = self._stage(tree, staging_id, digests)
                 ahead = self._start_ahead(staging)
+                failure: BaseException | None = None
                 try:
                     with _explained(self.store.url, "verifying"):
                         self._verify(staging, bert_staged=bert_staged)
                     with _explained(self.store.url, "promoting"):
                         state = self._promote(staging, inspection, tree, ahead)
+                except BaseException as exc:
+                    failure = exc
+                    raise
                 finally:
+                    if _is_interrupt(failure):
+                        self.note(f"interrupted: removing the staging area at {self.store.url} "
+                                  "(Ctrl-C again leaves that to the next publish)")  # fmt: skip
                     if ahead is not None:
                         ahead.cancel()  # before the discard, which undoes what it did
                     with self.receipt.phase("discard"):
-                        self.store.discard(staging)
-                    discarded = True
+                        discarded = self._discard(staging, failure)
         finally:
             self.progress = outer
             if discarded:
@@ -345,6 +351,22 @@ class Pipeline:
             else:
                 record.close()  # the next publish from here discards it (see ledger)
         return staging, state
+
+    def _discard(self, staging: Staging, failure: BaseException | None) -> bool:
+        """Remove the staging area after the promote (or after ``failure``); whether it is gone.
+
+        After a failure the staging area may stay: it is recorded in the ledger, so the next
+        publish from here discards it. A removal that fails too (the same unreachable store, most
+        often) must not hide the failure the user needs to read; a second Ctrl-C stops it."""
+        if failure is None:
+            with _explained(self.store.url, "discarding"):
+                self.store.discard(staging)
+            return True
+        try:
+            self.store.discard(staging)
+        except HayakoeError:
+            return False
+        return True
 
     def _sweep_abandoned(self) -> None:
         """Discard the staging areas publishers from this machine left at this destination when
@@ -430,6 +452,11 @@ class Pipeline:
                     verify_dir=self.plan.verify_dir, bert_source=bert_source,
                 )  # fmt: skip
                 self.receipt.verification.append(result)
+                if result.unreachable:  # the store failed, not the speaker: running again may pass
+                    raise UnreachableError(
+                        f"verification of {self.plan.name} ({backend} on {device}) could not load the "
+                        f"staged copy: {result.reason}"
+                    )
                 if not result.ok:
                     raise VerificationError(
                         f"verification of {self.plan.name} ({backend} on {device}) failed: {result.reason}; "
@@ -581,7 +608,14 @@ _PHASE_OUTCOME = {
     "verifying": "nothing of this publish was made visible",
     "promoting": "the destination shows the old or the new speakers whole (a cut-off promote is "
     "finished by the next publish)",
+    "discarding": "the new speakers are live and whole; the next publish from here removes the "
+    "staging area",
 }
+
+
+def _is_interrupt(failure: BaseException | None) -> bool:
+    """Whether ``failure`` is Ctrl-C (in the main thread, or as a worker met it)."""
+    return isinstance(failure, (KeyboardInterrupt, Interrupted))
 
 
 @contextmanager

@@ -37,7 +37,8 @@ DEFAULT_TIMEOUT = 600.0
 @dataclass(frozen=True)
 class Verification:
     """The outcome for one backend: on success ``wav``, ``duration`` (s) and ``sample_rate``;
-    on failure ``reason``, one line. ``seconds`` is the wall time the check took."""
+    on failure ``reason``, one line, and ``unreachable`` when the cause was the store (it could
+    not be reached), not the speaker. ``seconds`` is the wall time the check took."""
 
     backend: str
     device: str
@@ -46,6 +47,7 @@ class Verification:
     duration: float | None = None
     sample_rate: int | None = None
     reason: str | None = None
+    unreachable: bool = False
     seconds: float = 0.0
 
 
@@ -116,7 +118,7 @@ def verify_speaker(
             return outcome(False, reason=f"verification process failed (exit {run.returncode}): {last}")
         result = json.loads(result_file.read_text())
         if not result["ok"]:
-            return outcome(False, reason=result["reason"])
+            return outcome(False, reason=result["reason"], unreachable=result.get("unreachable", False))
         wav = Path(verify_dir) / wav_name(name, backend, device)
         with replacing(wav) as part:
             shutil.copyfile(work / "audio.wav", part)

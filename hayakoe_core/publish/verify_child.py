@@ -3,7 +3,8 @@
 Reads one JSON request on standard input (source, name, backend, device, bert_source,
 cache_dir, wav, result, and the parent's pid), loads the speaker with the public ``TTS`` API, synthesises
 :data:`~hayakoe_core.publish.verify.VERIFY_TEXT` and writes ``{"ok": true, "duration": s,
-"sample_rate": hz}`` or ``{"ok": false, "reason": one line}`` to the ``result`` file; the audio
+"sample_rate": hz}`` or ``{"ok": false, "reason": one line, "unreachable": whether the store
+could not be reached}`` to the ``result`` file; the audio
 goes to ``wav`` when it passes. A programming error leaves no result and its traceback on
 standard error. The process ends by itself within a second of its parent's death.
 """
@@ -53,6 +54,7 @@ def check_audio(samples: np.ndarray, sample_rate: int, hop_length: int) -> str |
 def run(request: dict[str, Any]) -> dict[str, Any]:
     """Carry out one request; the result document (see the module docstring)."""
     from hayakoe import TTS, HayakoeError
+    from hayakoe_core.errors import UnreachableError
 
     try:
         tts = TTS(
@@ -64,7 +66,7 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
         speaker = tts.load(request["name"], source=request["source"]).prepare().speakers[request["name"]]
         audio = speaker.generate(VERIFY_TEXT)
     except HayakoeError as exc:
-        return {"ok": False, "reason": str(exc)}
+        return {"ok": False, "reason": str(exc), "unreachable": isinstance(exc, UnreachableError)}
     samples = np.asarray(audio.data)
     if np.issubdtype(samples.dtype, np.integer):  # 16-bit PCM: back to [-1, 1]
         samples = samples / 32768.0

@@ -8,6 +8,7 @@ Put it in front of a real server (the Hub test server, SeaweedFS) and point the 
         proxy.set_fault(Fault.stall())                 # accept, then never answer
         proxy.set_fault(Fault.drop_after(1000))        # close cleanly after 1000 response bytes
         proxy.set_fault(Fault.trickle(64, 0.05))       # 64 response bytes every 50 ms
+        proxy.set_fault(Fault.trickle(4096, 0.05, requests=True))  # uploads trickle too
         proxy.set_fault(Fault.reset(after=0))          # TCP RST (after N response bytes)
         proxy.set_fault(Fault.stall(), skip=2)         # the first two connections pass, later ones stall
         proxy.set_fault(Fault.drop_after(0), count=1)  # only the next connection is dropped
@@ -17,7 +18,8 @@ A fault applies to connections accepted after it is set; ``skip`` lets that many
 and ``count`` limits how many suffer it (then traffic passes again). Clients keep connections
 alive between requests, so a stall can also freeze the open ones (``existing=True``: no further
 response byte on them), and :meth:`FaultProxy.close_connections` closes them. Faults act on the response
-direction (server → client); requests are always forwarded whole, so the server sees them.
+direction (server → client); requests are always forwarded whole, so the server sees them (a
+trickle with ``requests=True`` slows them too: an upload stays in flight as long as a test needs).
 
 Every socket operation has a timeout and every loop checks the stop flag, so :meth:`stop` (or
 leaving the ``with`` block) ends all threads within about a second, stalled clients included.
@@ -49,6 +51,7 @@ class Fault:
     after: int = 0  # drop/reset: response bytes forwarded first
     chunk: int = 0  # trickle: bytes per step
     interval: float = 0.0  # trickle: seconds between steps
+    requests: bool = False  # trickle: the request direction (client → server) too
     old: bytes = b""  # rewrite: what to replace in each response chunk ...
     new: bytes = b""  # ... and by what (the same length, so Content-Length stays true)
 
@@ -67,9 +70,10 @@ class Fault:
         return cls("drop", after=n)
 
     @classmethod
-    def trickle(cls, chunk: int, interval: float) -> Fault:
-        """Forward the response ``chunk`` bytes at a time, ``interval`` seconds apart."""
-        return cls("trickle", chunk=max(1, chunk), interval=interval)
+    def trickle(cls, chunk: int, interval: float, *, requests: bool = False) -> Fault:
+        """Forward the response (and with ``requests`` the request too) ``chunk`` bytes at a
+        time, ``interval`` seconds apart."""
+        return cls("trickle", chunk=max(1, chunk), interval=interval, requests=requests)
 
     @classmethod
     def reset(cls, after: int = 0) -> Fault:
@@ -217,7 +221,7 @@ class FaultProxy:
             self._release(client, abort=True)
             return
         self._track(upstream)
-        self._spawn(self._pump_requests, client, upstream)
+        self._spawn(self._pump_requests, client, upstream, fault if fault.requests else Fault())
         self._pump_responses(upstream, client, fault)
 
     def _drain(self, sock: socket.socket) -> None:
@@ -231,7 +235,7 @@ class FaultProxy:
             except OSError:
                 return
 
-    def _pump_requests(self, client: socket.socket, upstream: socket.socket) -> None:
+    def _pump_requests(self, client: socket.socket, upstream: socket.socket, fault: Fault) -> None:
         counted = False
         while not self._stop.is_set():
             try:
@@ -244,7 +248,7 @@ class FaultProxy:
                 with self._lock:
                     self.faulted += 1
                 counted = True
-            if not data or not self._send(upstream, data):
+            if not data or not self._deliver(upstream, data, fault):
                 break
         _shutdown_write(upstream)
 
@@ -275,11 +279,11 @@ class FaultProxy:
         self._release(client, abort=fault.kind == "reset")
         self._release(upstream)
 
-    def _deliver(self, client: socket.socket, data: bytes, fault: Fault) -> bool:
+    def _deliver(self, to: socket.socket, data: bytes, fault: Fault) -> bool:
         if fault.kind != "trickle":
-            return self._send(client, data)
+            return self._send(to, data)
         for start in range(0, len(data), fault.chunk):
-            if self._stop.wait(fault.interval) or not self._send(client, data[start : start + fault.chunk]):
+            if self._stop.wait(fault.interval) or not self._send(to, data[start : start + fault.chunk]):
                 return False
         return True
 

@@ -771,7 +771,10 @@ class HubServer:
             item: dict[str, Any] = {"oid": oid, "size": size}
             if oid not in meta["lfs"] or not self.store.blob(oid).exists():
                 sig = self._lfs_sig(call.rtype, call.repo_id, oid, size)
-                base = f"{self.url}/_lfs/{call.rtype}s/{call.repo_id}/{oid}"
+                # the address the client used (a fault proxy's), so uploads meet its faults too
+                host = call.headers.get("Host")
+                origin = f"http://{host}" if host else self.url
+                base = f"{origin}/_lfs/{call.rtype}s/{call.repo_id}/{oid}"
                 item["actions"] = {
                     "upload": {"href": f"{base}?{urlencode({'size': size, 'sig': sig})}"},
                     "verify": {"href": f"{base}/verify?{urlencode({'size': size, 'sig': sig})}"},

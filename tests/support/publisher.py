@@ -36,6 +36,15 @@ PHASES = {
     "promote": "promote: making ",
 }
 
+#: The line saying the staged speaker spoke: the last before the promote's.
+VERIFIED = r"verify: (?!loading)"
+
+#: ``python -m hayakoe``, with every thread's stack printed to stderr on SIGUSR1 (:meth:`Publisher.stacks`).
+_BOOT = (
+    "import faulthandler, runpy, signal; faulthandler.register(signal.SIGUSR1, all_threads=True); "
+    "runpy.run_module('hayakoe', run_name='__main__', alter_sys=True)"
+)
+
 
 @dataclass(frozen=True)
 class Finished:
@@ -55,12 +64,13 @@ class Publisher:
 
     def __init__(self, args: list[str], *, env: dict[str, str], cwd: Path) -> None:
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "hayakoe", "publish", *args],
+            [sys.executable, "-c", _BOOT, "publish", *args],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             env=env, cwd=cwd, text=True, start_new_session=True,
         )  # fmt: skip
         self._lines: queue.Queue[str | None] = queue.Queue()
         self._stderr: list[str] = []
+        self._printed: list[tuple[float, str]] = []  # (time.monotonic() it was read, stderr line)
         self._stdout: list[str] = []
         self._readers = [
             threading.Thread(target=self._read, args=(self._proc.stderr, self._stderr, True), daemon=True),
@@ -73,6 +83,7 @@ class Publisher:
         for line in stream:  # type: ignore[attr-defined]
             into.append(line)
             if watch:
+                self._printed.append((time.monotonic(), line))
                 self._lines.put(line)
         if watch:
             self._lines.put(None)
@@ -101,6 +112,27 @@ class Publisher:
                 )
             if pattern.match(line):
                 return line
+
+    def printed_at(self, pattern: str, since: float) -> float | None:
+        """When (``time.monotonic()``) the first stderr line matching the regular expression
+        ``pattern`` was read, among those read at or after ``since``; None if none was."""
+        compiled = re.compile(pattern)
+        return next((t for t, line in list(self._printed) if t >= since and compiled.search(line)), None)
+
+    def running(self) -> bool:
+        """Whether the publisher has not ended yet."""
+        return self._proc.poll() is None
+
+    def stacks(self) -> str:
+        """Every thread's stack in the publisher now (printed to its stderr on SIGUSR1), for the
+        message of a test whose publisher is late; empty if the process has ended."""
+        before = len(self._stderr)
+        try:
+            os.kill(self._proc.pid, signal.SIGUSR1)
+        except ProcessLookupError:
+            return ""
+        time.sleep(1.0)
+        return "".join(self._stderr[before:])
 
     def kill(self, sig: int) -> None:
         """Send ``sig`` to the publisher alone (a child it started is not signalled)."""

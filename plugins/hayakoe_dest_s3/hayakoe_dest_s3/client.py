@@ -172,6 +172,7 @@ def _translate(exc: Exception, target: Target, endpoint: str) -> HayakoeError | 
     """The one-line error for a failure inside :func:`connect` (``None``: not the user's)."""
     from boto3.exceptions import RetriesExceededError, S3UploadFailedError
     from botocore import exceptions as bx
+    from s3transfer.exceptions import RetriesExceededError as DownloadRetriesExceededError
 
     if isinstance(exc, HayakoeError):
         return exc
@@ -193,7 +194,8 @@ def _translate(exc: Exception, target: Target, endpoint: str) -> HayakoeError | 
             f"no answer from {endpoint} for {target} within the {timeouts().describe()}: check "
             "the server, AWS_ENDPOINT_URL_S3 and your network"
         )
-    if isinstance(exc, (bx.ConnectionError, bx.HTTPClientError, RetriesExceededError)):
+    network = (bx.ConnectionError, bx.HTTPClientError, RetriesExceededError, DownloadRetriesExceededError)
+    if isinstance(exc, network):
         return UnreachableError(
             f"cannot reach {endpoint} for {target} ({type(exc).__name__}): check AWS_ENDPOINT_URL_S3 "
             "(leave it empty for AWS) and your network"

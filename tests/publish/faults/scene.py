@@ -132,8 +132,9 @@ def one_line_saying_rerun_is_safe(run: Finished) -> str:
     return line
 
 
-def rerun_finishes(scene: Scene, cwd: Path) -> None:
-    """The same command, run again without the fault, publishes and leaves nothing behind."""
-    rerun = run_publish(scene.args(), env=scene.env(), cwd=cwd)
+def rerun_finishes(scene: Scene, cwd: Path, env: dict[str, str] | None = None) -> None:
+    """The same command, run again without the fault (and with ``env`` added to the
+    environment), publishes and leaves nothing behind."""
+    rerun = run_publish(scene.args(), env=scene.env(**(env or {})), cwd=cwd)
     assert rerun.returncode == 0, rerun.stderr
     scene.assert_published()
