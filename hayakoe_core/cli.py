@@ -14,6 +14,7 @@ import os
 import re
 import sys
 import tempfile
+import threading
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, NoReturn
@@ -24,6 +25,8 @@ from hayakoe_core import __version__, interrupts
 from hayakoe_core.errors import ArgumentError, HayakoeError, NotFoundError, redact, scrub
 from hayakoe_core.layout import is_repo_root
 from hayakoe_core.registry import Store, get_registry
+
+INTERRUPTED = 130  #: exit status of a command a Ctrl-C ended (128 + SIGINT, as shells report it)
 
 
 class _UsageLine(click.UsageError):
@@ -248,7 +251,7 @@ def _interrupted() -> NoReturn:
     """The end of a publish a Ctrl-C cut short (whatever error a library made of it)."""
     click.echo("interrupted: nothing half-visible was left at the destination; running the same "
                "command again is safe", err=True)  # fmt: skip
-    sys.exit(130)
+    sys.exit(INTERRUPTED)
 
 
 def _duration(ctx: click.Context, param: click.Parameter, text: str) -> timedelta:
@@ -354,6 +357,20 @@ def _writable_wav(out: str) -> Path:
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point.
+
+    A command a Ctrl-C ended does not wait for worker threads the interrupt left running (an
+    upload waiting for the store's answer to bytes already in the socket's buffers, up to the read
+    timeout): once it has said it was interrupted, the process ends at once, as a kill would end
+    it, which every command has made safe (a publish's next run discards what such a thread
+    staged)."""
     interrupts.install()
-    cli(prog_name="hayakoe")
+    try:
+        cli(prog_name="hayakoe")
+    except SystemExit as done:
+        others = [t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon]
+        if done.code == INTERRUPTED and any(t.is_alive() for t in others):
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(INTERRUPTED)
+        raise

@@ -37,19 +37,8 @@ INTERRUPTED = r"^interrupted: "
 SLOW_UPLOAD = Fault.trickle(4096, 0.05, requests=True)
 
 
-#: Ctrl-C mid-upload on S3: run_all (hayakoe_dest_s3/parallel.py) joins its workers, and an
-#: upload whose last bytes sit in the socket's buffers makes no more progress reports, so it waits
-#: for the store's answer or the read timeout × attempts (61 s measured). Not when the signal
-#: lands before the body is buffered, hence not strict.
-KNOWN = {
-    ("s3", "staging", "SIGINT"): pytest.mark.xfail(
-        reason="run_all joins an upload waiting for its answer (up to 60 s)", strict=False
-    )
-}
-
-
 def _marks(case: tuple[str, str, str]) -> list[pytest.MarkDecorator]:
-    return [*(() if case in FAST else (pytest.mark.slow,)), *((KNOWN[case],) if case in KNOWN else ())]
+    return [] if case in FAST else [pytest.mark.slow]
 
 
 def _cases() -> list[object]:
