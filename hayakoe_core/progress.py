@@ -186,8 +186,8 @@ def interruptible(progress: Progress) -> Iterator[Progress]:
     wrapped = cancellable(progress, stop)
     in_main = threading.current_thread() is threading.main_thread()
     previous = signal.getsignal(signal.SIGINT) if in_main else None
-    if previous is None:  # not the main thread, or a handler installed outside Python: leave it be
-        yield wrapped
+    if previous in (None, signal.SIG_IGN):  # not the main thread, a handler installed outside
+        yield wrapped  # Python, or Ctrl-C ignored (a background job): leave it be
         return
 
     def on_interrupt(signum: int, frame: Any) -> None:

@@ -1,9 +1,15 @@
 """Shared pytest configuration: fixture modules for the real servers the tests talk to."""
 
 import shutil
+import signal
 import tempfile
 
 pytest_plugins = ["tests.support.hub_fixtures", "tests.support.s3_fixtures"]
+
+# The Ctrl-C tests signal processes the suite starts. A suite started as a background job
+# (``nohup ... &``) inherits SIGINT ignored, and so would every process it starts.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def pytest_report_header() -> str:

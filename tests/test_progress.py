@@ -60,3 +60,22 @@ def test_ctrl_c_reaches_worker_threads_through_their_bars():
     out = subprocess.run([sys.executable, "-c", _CTRL_C_SCRIPT], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "alive=False seen=1 restored=True"
+
+
+_IGNORED_SCRIPT = """
+import os, signal, time
+from hayakoe_core.progress import NullProgress, interruptible
+
+signal.signal(signal.SIGINT, signal.SIG_IGN)  # as in a background job
+with interruptible(NullProgress()) as wrapped, wrapped.bar("download", 100) as bar:
+    os.kill(os.getpid(), signal.SIGINT)
+    time.sleep(0.2)
+    bar.advance(1)  # raises Interrupted if the ignored signal stopped the bars
+print(signal.getsignal(signal.SIGINT) is signal.SIG_IGN)
+"""
+
+
+def test_a_ctrl_c_the_process_ignores_stops_nothing():
+    out = subprocess.run([sys.executable, "-c", _IGNORED_SCRIPT], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "True"
