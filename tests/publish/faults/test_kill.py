@@ -61,10 +61,14 @@ def test_a_signal_at_each_phase_loses_nothing_and_a_rerun_finishes(
     # An S3 publisher SIGKILLed while promoting holds the lease until it lapses (test_recovery.py).
     env = scene.env(HAYAKOE_S3_LEASE_SECONDS="5")
 
+    if proxy is not None and phase == "staging":
+        # from the publisher's first request on: closing kept-alive connections instead could cut
+        # a request in flight, a network error of its own (seen on the Hub: exit 1, not 130)
+        proxy.set_fault(SLOW_UPLOAD)
     with Publisher(scene.args(), env=env, cwd=tmp_path) as pub:
-        if proxy is not None and phase in ("staging", "promote"):
-            pub.wait_for("hashing" if phase == "staging" else VERIFIED)
-            proxy.set_fault(SLOW_UPLOAD if phase == "staging" else Fault.trickle(64, 0.05))
+        if proxy is not None and phase == "promote":
+            pub.wait_for(VERIFIED)
+            proxy.set_fault(Fault.trickle(64, 0.05))
             proxy.close_connections()  # kept-alive connections meet the trickle too
         pub.wait_for(phase)
         if proxy is not None and phase == "staging":
