@@ -1,11 +1,17 @@
 """The local destination's renames, lock and journal: a crash at any point leaves every speaker
 folder old or new, never mixed, and never blocks the next publisher."""
 
+import collections
+import contextlib
+import itertools
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -141,6 +147,98 @@ def test_a_fetch_meeting_the_old_folders_trash_being_emptied_reads_the_live_one(
     answers, real = iter([emptied]), snapshot.swap.readable
     monkeypatch.setattr(snapshot.swap, "readable", lambda folder: next(answers, None) or real(folder))
     assert read_tree(store.fetch("onnx/speakers/spk", tmp_path / "cache")) == OLD
+
+
+def test_read_file_meeting_a_swap_between_its_renames_reads_the_old_folder(repo):
+    store, root = repo
+    live = root / "onnx/speakers/spk"
+    os.rename(live, live.parent / ".spk.trash-0")  # the old one moved aside, the new not yet in
+    assert store.read_file("onnx/speakers/spk/config.json") == b"old"
+    assert store.read_file("onnx/speakers/spk/missing.json") is None
+    assert store.read_file("onnx/speakers/gone/config.json") is None
+
+
+PADDED = {f"pad/{i}.bin": b"p" for i in range(30)}  # so that removing an old folder takes a while
+
+
+@contextlib.contextmanager
+def publishes_in_a_loop(root: Path, tmp_path: Path):
+    """A thread swapping the speaker folder ``spk`` between OLD and NEW (each with PADDED) until
+    the block ends (at most 2,000 swaps); yields a list holding how many swaps happened."""
+    live = root / "onnx/speakers/spk"
+    versions = [tree(tmp_path / f"v{i}", "spk", {**(NEW if i % 2 else OLD), **PADDED}) for i in range(2)]
+    stop, swaps = threading.Event(), [0]
+
+    def publish(round_: int) -> None:
+        new = root / f"onnx/speakers/.incoming-{round_}"
+        shutil.copytree(versions[round_ % 2] / "onnx/speakers/spk", new)
+        swap.swap_in(new, live)
+
+    def publisher():
+        for round_ in range(1, 2001):
+            if stop.is_set():
+                return
+            publish(round_)
+            swaps[0] += 1
+
+    publish(0)  # OLD padded, before any reader looks
+    thread = threading.Thread(target=publisher)
+    thread.start()
+    try:
+        yield swaps
+    finally:
+        stop.set()
+        thread.join(60)
+    assert swaps[0] >= 20, f"the reads overlapped too few swaps ({swaps[0]})"
+
+
+def test_read_file_never_fails_or_misses_while_publishes_swap_the_folder(repo, tmp_path):
+    store, root = repo
+    seen = collections.Counter()
+    with publishes_in_a_loop(root, tmp_path) as swaps:
+        while swaps[0] < 300 and seen.total() < 20000:
+            seen[store.read_file("onnx/speakers/spk/config.json")] += 1
+    assert set(seen) <= {b"old", b"new"}, seen
+
+
+def test_listing_never_fails_or_misses_while_publishes_swap_the_folder(repo, tmp_path):
+    store, root = repo
+    seen = collections.Counter()
+    with publishes_in_a_loop(root, tmp_path) as swaps:
+        for _ in range(5000):
+            if swaps[0] >= 300:
+                break
+            seen[repr(store.list_speakers())] += 1
+    assert set(seen) == {repr({"onnx": ["other", "spk"]})}, seen
+
+
+def test_fetch_gets_one_version_whole_while_publishes_swap_the_folder(repo, tmp_path):
+    store, root = repo
+    seen = collections.Counter()
+    with publishes_in_a_loop(root, tmp_path) as swaps:
+        deadline = time.monotonic() + 30
+        while swaps[0] < 60 and time.monotonic() < deadline:
+            fetched = read_tree(store.fetch("onnx/speakers/spk", tmp_path / "cache"))
+            names = {"old": OLD, "new": NEW}
+            seen[next((n for n, v in names.items() if fetched == {**v, **PADDED}), repr(fetched))] += 1
+    assert set(seen) <= {"old", "new"}, seen
+
+
+def test_read_file_of_a_folder_that_never_settles_says_so_in_one_line(repo, monkeypatch):
+    store, root = repo
+    trashes = [root / f"onnx/speakers/.spk.trash-{i}" for i in range(2)]  # each emptied as it is read
+    for trash in trashes:
+        trash.mkdir()
+    trashes = itertools.cycle(trashes)
+    real = snapshot.swap.readable
+
+    def readable(folder):
+        return next(trashes) if folder.name == "spk" else real(folder)
+
+    monkeypatch.setattr(snapshot.swap, "readable", readable)
+    with pytest.raises(HayakoeError, match="kept changing while it was being read") as err:
+        store.read_file("onnx/speakers/spk/config.json")
+    assert "\n" not in str(err.value)
 
 
 def test_fetch_reads_in_place_where_no_link_can_be_made(repo, tmp_path):

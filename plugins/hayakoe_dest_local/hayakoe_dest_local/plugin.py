@@ -16,7 +16,7 @@ from urllib.parse import unquote, urlsplit
 
 from hayakoe_core.errors import NotFoundError, UrlError
 from hayakoe_core.hookspecs import hookimpl
-from hayakoe_core.layout import local_files, speakers_from_paths
+from hayakoe_core.layout import speakers_from_paths
 from hayakoe_core.paths import safe_relpath, speaker_prefix
 from hayakoe_core.progress import Progress
 from hayakoe_core.types import DestinationInfo, DestinationState, Setting, Staging, Target, new_staging_id
@@ -75,8 +75,7 @@ def hayakoe_fetch(target: Target, prefix: str, cache_dir: Path, progress: Progre
 
 @hookimpl
 def hayakoe_read_file(target: Target, path: str) -> bytes | None:
-    file = _path(target, path)
-    return file.read_bytes() if file.is_file() else None
+    return snapshot.read_file(_path(target), path)
 
 
 @hookimpl
@@ -85,10 +84,10 @@ def hayakoe_list_speakers(target: Target) -> dict[str, list[str]]:
     if not root.is_dir():
         return {}
     paths = [
-        f"{speakers.parent.name}/speakers/{name}/{f.relpath}"
+        f"{speakers.parent.name}/speakers/{name}/{rel}"
         for speakers in root.glob("*/speakers")
-        for name, folder in swap.folders(speakers).items()
-        for f in local_files(folder)
+        for name in swap.folders(speakers)
+        for rel in snapshot.list_files(speakers / name)
     ]
     return speakers_from_paths(paths)
 

@@ -36,8 +36,10 @@ def folders(parent: Path) -> dict[str, Path]:
     other than the trash of a missing folder are left out)."""
     if not parent.is_dir():
         return {}
-    names = {p.name for p in parent.iterdir() if p.is_dir() and not p.name.startswith(".")}
-    names |= {p.name[1:].split(".trash-", 1)[0] for p in parent.glob(".*.trash-*")}
+    names: set[str] = set()
+    for _ in range(2):  # a scan between a swap's renames sees neither name; the next sees the new
+        names |= {p.name for p in parent.iterdir() if p.is_dir() and not p.name.startswith(".")}
+        names |= {p.name[1:].split(".trash-", 1)[0] for p in parent.glob(".*.trash-*")}
     found = {name: readable(parent / name) for name in names}
     return {name: path for name, path in sorted(found.items()) if path is not None}
 
