@@ -86,7 +86,7 @@ def hayakoe_list_speakers(target: Target) -> dict[str, list[str]]:
     paths = [
         f"{speakers.parent.name}/speakers/{name}/{rel}"
         for speakers in root.glob("*/speakers")
-        for name in swap.folders(speakers)
+        for name in swap.names(speakers)
         for rel in snapshot.list_files(speakers / name)
     ]
     return speakers_from_paths(paths)

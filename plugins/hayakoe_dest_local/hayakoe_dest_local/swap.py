@@ -31,17 +31,16 @@ def readable(folder: Path) -> Path | None:
     return folder if folder.is_dir() else None  # the swap may have finished meanwhile
 
 
-def folders(parent: Path) -> dict[str, Path]:
-    """The folders in ``parent`` by name, each where :func:`readable` finds it (hidden ones
-    other than the trash of a missing folder are left out)."""
+def names(parent: Path) -> list[str]:
+    """The names of the folders in ``parent``, live or in a swap's trash (other hidden ones are
+    left out), sorted; read each through :func:`readable`."""
     if not parent.is_dir():
-        return {}
-    names: set[str] = set()
+        return []
+    found: set[str] = set()
     for _ in range(2):  # a scan between a swap's renames sees neither name; the next sees the new
-        names |= {p.name for p in parent.iterdir() if p.is_dir() and not p.name.startswith(".")}
-        names |= {p.name[1:].split(".trash-", 1)[0] for p in parent.glob(".*.trash-*")}
-    found = {name: readable(parent / name) for name in names}
-    return {name: path for name, path in sorted(found.items()) if path is not None}
+        found |= {p.name for p in parent.iterdir() if p.is_dir() and not p.name.startswith(".")}
+        found |= {p.name[1:].split(".trash-", 1)[0] for p in parent.glob(".*.trash-*")}
+    return sorted(found)
 
 
 def recover(folder: Path) -> None:
